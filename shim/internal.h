@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - what the shim's files share.
+ *
+ * Rule for everything reachable from the interposed calls: no malloc, no
+ * stdio, no dlsym, no blocking locks.  Memory comes from mmap, the kernel is
+ * reached with raw syscalls, and errno is the caller's.
+ */
+#ifndef PTRECLAIM_INTERNAL_H
+#define PTRECLAIM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ptreclaim.h"
+
+#define PR_PAGE_SHIFT	12
+#define PR_PAGE_SIZE	(1UL << PR_PAGE_SHIFT)
+#define PR_PMD_SHIFT	21
+#define PR_PMD_SIZE	(1UL << PR_PMD_SHIFT)
+#define PR_PAGES_PER_PMD (PR_PMD_SIZE / PR_PAGE_SIZE)
+
+#define pr_hidden __attribute__((visibility("hidden")))
+#define PR_EXPORT __attribute__((visibility("default")))
+
+/* --- configuration (config.c) --- */
+struct pr_conf {
+	bool stats;		/* print the summary at exit */
+	bool profile;		/* record purge call sites */
+	size_t ledger_max;	/* bytes of ledger memory at most */
+	unsigned profile_top;	/* call sites in the report */
+};
+
+typedef void (*pr_warn_fn)(const char *msg);
+/* Parse "key:value,..." into *conf (which holds the defaults on entry). */
+pr_hidden int pr_conf_parse(const char *text, struct pr_conf *conf,
+			    pr_warn_fn warn);
+pr_hidden void pr_conf_defaults(struct pr_conf *conf);
+extern pr_hidden struct pr_conf pr_conf;
+
+/* --- kernel calls (sys.c) --- */
+pr_hidden long pr_sys(long nr, long a, long b, long c, long d, long e, long f);
+pr_hidden void *pr_map(size_t len);
+pr_hidden void pr_unmap(void *p, size_t len);
+pr_hidden uint64_t pr_now_ns(void);
+pr_hidden long pr_read_file(const char *path, char *buf, size_t len);
+pr_hidden void pr_write_str(int fd, const char *s);
+
+/* --- counters (counters.c) --- */
+enum pr_counter {
+	PRC_MADVISE, PRC_DONTNEED, PRC_FREE, PRC_REMOVE,
+	PRC_MUNMAP, PRC_MMAP, PRC_MREMAP,
+	PRC_PURGED_BYTES, PRC_PMD_ALIGNED, PRC_DROPPED,
+	PRC_BOUND_HITS, PRC_SHIM_NS,
+	PRC_NR
+};
+pr_hidden void pr_count(enum pr_counter c, uint64_t n);
+pr_hidden uint64_t pr_counter_sum(enum pr_counter c);
+
+/* --- the ledger (ledger.c) --- */
+enum pr_purge_kind { PR_PURGE_DONTNEED, PR_PURGE_FREE, PR_PURGE_REMOVE };
+pr_hidden int pr_ledger_init(size_t max_bytes);
+pr_hidden void pr_ledger_purged(uintptr_t start, uintptr_t end,
+				enum pr_purge_kind kind, uint64_t now);
+pr_hidden void pr_ledger_in_use(uintptr_t start, uintptr_t end, uint64_t now);
+pr_hidden void pr_ledger_drop(uintptr_t start, uintptr_t end);
+pr_hidden void pr_ledger_table_freed(uintptr_t start, uintptr_t end);
+pr_hidden uint64_t pr_ledger_tracked(void);
+pr_hidden uint64_t pr_ledger_full(void);
+/* Visit every fully purged region; fn returns the pages still in use. */
+typedef void (*pr_full_fn)(uintptr_t base, uint64_t inuse[8], void *arg);
+pr_hidden void pr_ledger_for_each_full(pr_full_fn fn, void *arg);
+pr_hidden void pr_ledger_maintain(void);
+
+/* --- what the kernel can do (probe.c) --- */
+struct pr_caps {
+	bool pt_reclaim_on_dontneed;	/* whole-PMD DONTNEED frees the table */
+};
+extern pr_hidden struct pr_caps pr_caps;
+pr_hidden void pr_probe_caps(void);
+
+/* --- VmPTE sampling (vmpte.c) --- */
+pr_hidden long pr_vmpte_kb(void);
+pr_hidden void pr_vmpte_sample(uint64_t now);
+pr_hidden void pr_vmpte_start(void);
+pr_hidden uint64_t pr_vmpte_peak_kb(void);
+pr_hidden uint64_t pr_vmpte_start_kb(void);
+
+/* --- purge call sites (profile.c) --- */
+pr_hidden void pr_profile_record(size_t len, bool pmd_aligned);
+pr_hidden void pr_profile_report(int fd, unsigned top);
+
+/* --- verification against pagemap (verify.c) --- */
+pr_hidden long pr_verify_reclaimable(void);
+
+/* --- the report (report.c) --- */
+pr_hidden void pr_report(int fd);
+
+/* --- state (init.c) --- */
+extern pr_hidden int pr_ready;	/* set once the ledger can be used */
+
+#endif /* PTRECLAIM_INTERNAL_H */

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * interpose.c - madvise, munmap, mmap, mremap as the program sees them.
+ *
+ * Each one makes exactly the system call the program asked for and returns
+ * exactly what the kernel said (value and errno).  Only after a successful
+ * call does the shim look at it, and then only to update the ledger.
+ * Allocators call these with their own locks held: nothing here allocates,
+ * prints, or waits on a lock another thread can hold for long.
+ */
+/* Our mmap must be the symbol "mmap", not a redirect to mmap64. */
+#undef _FILE_OFFSET_BITS
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24
+#endif
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+/* Depth of shim code on this thread: our own mmaps (liburcu's registry,
+ * libunwind's caches) must pass straight through. */
+static __thread int inside __attribute__((tls_model("initial-exec")));
+
+PR_EXPORT int __ptreclaim_inside(void);
+PR_EXPORT int __ptreclaim_inside(void)
+{
+	return inside;
+}
+
+static uintptr_t page_up(size_t len)
+{
+	return (len + PR_PAGE_SIZE - 1) & ~(PR_PAGE_SIZE - 1);
+}
+
+static bool pmd_aligned(uintptr_t start, size_t len)
+{
+	return !(start & (PR_PMD_SIZE - 1)) && len &&
+	       !(len & (PR_PMD_SIZE - 1));
+}
+
+static void observe_madvise(uintptr_t start, size_t len, int advice)
+{
+	uintptr_t end = start + page_up(len);
+	uint64_t t0 = pr_now_ns();
+	enum pr_purge_kind kind;
+
+	switch (advice) {
+	case MADV_DONTNEED:
+	case MADV_DONTNEED_LOCKED:
+		kind = PR_PURGE_DONTNEED;
+		pr_count(PRC_DONTNEED, 1);
+		break;
+	case MADV_FREE:
+		kind = PR_PURGE_FREE;
+		pr_count(PRC_FREE, 1);
+		break;
+	case MADV_REMOVE:
+		kind = PR_PURGE_REMOVE;
+		pr_count(PRC_REMOVE, 1);
+		break;
+	case MADV_WILLNEED:
+	case MADV_POPULATE_READ:
+	case MADV_POPULATE_WRITE:
+	case MADV_COLLAPSE:
+		/* The kernel maps these pages again: they are in use. */
+		pr_ledger_in_use(start, end, t0);
+		goto out;
+	default:
+		goto out;
+	}
+	if (end <= start)
+		goto out;
+	pr_count(PRC_PURGED_BYTES, end - start);
+	if (pmd_aligned(start, end - start))
+		pr_count(PRC_PMD_ALIGNED, 1);
+	pr_ledger_purged(start, end, kind, t0);
+	if (pr_conf.profile)
+		pr_profile_record(end - start, pmd_aligned(start, end - start));
+	pr_vmpte_sample(t0);
+out:
+	pr_count(PRC_SHIM_NS, pr_now_ns() - t0);
+}
+
+PR_EXPORT int madvise(void *addr, size_t len, int advice)
+{
+	long r = syscall(SYS_madvise, addr, len, advice);
+	int err = errno;
+
+	pr_count(PRC_MADVISE, 1);
+	if (r == 0 && pr_ready && !inside) {
+		inside++;
+		observe_madvise((uintptr_t)addr, len, advice);
+		inside--;
+	}
+	errno = err;
+	return (int)r;
+}
+
+static void observe_unmapped(uintptr_t start, size_t len)
+{
+	uint64_t t0;
+
+	if (!pr_ready || inside || !len)
+		return;
+	inside++;
+	t0 = pr_now_ns();
+	pr_ledger_drop(start, start + page_up(len));
+	pr_count(PRC_SHIM_NS, pr_now_ns() - t0);
+	inside--;
+}
+
+PR_EXPORT int munmap(void *addr, size_t len)
+{
+	long r = syscall(SYS_munmap, addr, len);
+	int err = errno;
+
+	pr_count(PRC_MUNMAP, 1);
+	if (r == 0)
+		observe_unmapped((uintptr_t)addr, len);
+	errno = err;
+	return (int)r;
+}
+
+PR_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	int err = errno;
+
+	pr_count(PRC_MMAP, 1);
+	/* Whatever was mapped here before is gone, even without MAP_FIXED:
+	 * the range may have been unmapped behind our back. */
+	if (r != -1)
+		observe_unmapped((uintptr_t)r, len);
+	errno = err;
+	return (void *)r;
+}
+
+PR_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
+		       off_t off) __attribute__((alias("mmap")));
+
+PR_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	void *new_addr = NULL;
+	long r;
+	int err;
+
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+
+		va_start(ap, flags);
+		new_addr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	r = syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
+	err = errno;
+	pr_count(PRC_MREMAP, 1);
+	if (r != -1) {
+		/* The old range moved or shrank, the new one is fresh. */
+		observe_unmapped((uintptr_t)old, old_len);
+		observe_unmapped((uintptr_t)r, new_len);
+	}
+	errno = err;
+	return (void *)r;
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sys.c - the shim's own kernel calls.  They leave errno alone, so the
+ * caller of an interposed function sees exactly what the kernel told it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "internal.h"
+
+long pr_sys(long nr, long a, long b, long c, long d, long e, long f)
+{
+	int saved = errno;
+	long r = syscall(nr, a, b, c, d, e, f);
+
+	if (r == -1)
+		r = -errno;
+	errno = saved;
+	return r;
+}
+
+void *pr_map(size_t len)
+{
+	long r = pr_sys(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return r < 0 && r > -4096 ? NULL : (void *)r;
+}
+
+void pr_unmap(void *p, size_t len)
+{
+	pr_sys(SYS_munmap, (long)p, (long)len, 0, 0, 0, 0);
+}
+
+uint64_t pr_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Read up to len-1 bytes of a file and terminate them; -errno on failure. */
+long pr_read_file(const char *path, char *buf, size_t len)
+{
+	long fd = pr_sys(SYS_openat, AT_FDCWD, (long)path,
+			 O_RDONLY | O_CLOEXEC, 0, 0, 0);
+	long got = 0;
+
+	if (fd < 0)
+		return fd;
+	while ((size_t)got < len - 1) {
+		long r = pr_sys(SYS_read, fd, (long)(buf + got),
+				(long)(len - 1 - got), 0, 0, 0);
+		if (r == -EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += r;
+	}
+	buf[got] = '\0';
+	pr_sys(SYS_close, fd, 0, 0, 0, 0, 0);
+	return got;
+}
+
+void pr_write_str(int fd, const char *s)
+{
+	size_t len = strlen(s);
+
+	while (len) {
+		long r = pr_sys(SYS_write, fd, (long)s, (long)len, 0, 0, 0);
+
+		if (r == -EINTR)
+			continue;
+		if (r <= 0)
+			return;
+		s += r;
+		len -= (size_t)r;
+	}
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * verify.c - check the ledger's fully purged regions against
+ * /proc/self/pagemap.  The allocator reuses purged pages without telling
+ * anyone, so the ledger can only say "purged once"; pagemap says whether
+ * anything is mapped now.  Pages found present or swapped are taken out
+ * of the ledger.
+ */
+#include <errno.h>
+#include <fcntl.h>
+
+#include "bitmap.h"
+#include "internal.h"
+
+#define PM_PRESENT	(1ULL << 63)
+#define PM_SWAPPED	(1ULL << 62)
+#define PM_UFFD_WP	(1ULL << 57)
+#define PM_GUARD	(1ULL << 58)
+#define PM_PFN_OR_SWAP	((1ULL << 55) - 1)
+#define PM_IN_USE	(PM_PRESENT | PM_SWAPPED | PM_UFFD_WP | PM_GUARD | \
+			 PM_PFN_OR_SWAP)
+
+struct verify {
+	long fd;
+	long empty;
+	long err;
+};
+
+static void check_region(uintptr_t base, uint64_t inuse[8], void *arg)
+{
+	struct verify *v = arg;
+	uint64_t pm[PR_PAGES_PER_PMD];
+	long off = (long)(base >> PR_PAGE_SHIFT) * 8;
+	long r = pr_sys(SYS_pread64, v->fd, (long)pm, sizeof(pm), off, 0, 0);
+	bool any = false;
+
+	if (r != (long)sizeof(pm)) {
+		v->err = r < 0 ? r : -EIO;
+		return;
+	}
+	for (unsigned i = 0; i < PR_PAGES_PER_PMD; i++) {
+		/* Any other non-zero state (a marker, a migration entry) also
+		 * means the table is not empty. */
+		if (pm[i] & PM_IN_USE) {
+			inuse[i / 64] |= 1ULL << (i % 64);
+			any = true;
+		}
+	}
+	if (!any)
+		v->empty++;
+}
+
+/* Reclaimable PTE pages now, or -errno. */
+long pr_verify_reclaimable(void)
+{
+	struct verify v = { .fd = -1 };
+
+	v.fd = pr_sys(SYS_openat, AT_FDCWD, (long)"/proc/self/pagemap",
+		      O_RDONLY | O_CLOEXEC, 0, 0, 0);
+	if (v.fd < 0)
+		return v.fd;
+	pr_ledger_for_each_full(check_region, &v);
+	pr_sys(SYS_close, v.fd, 0, 0, 0, 0, 0);
+	return v.err ? v.err : v.empty;
+}
