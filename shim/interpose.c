@@ -27,9 +27,9 @@
 #define MADV_COLLAPSE 25
 #endif
 
-/* Depth of shim code on this thread: our own mmaps (liburcu's registry,
- * libunwind's caches) must pass straight through. */
+/* Depth of interposed calls on this thread, for the no-allocation test. */
 static __thread int inside __attribute__((tls_model("initial-exec")));
+__thread int pr_busy __attribute__((tls_model("initial-exec")));
 
 PR_EXPORT int __ptreclaim_inside(void);
 PR_EXPORT int __ptreclaim_inside(void)
@@ -97,9 +97,11 @@ PR_EXPORT int madvise(void *addr, size_t len, int advice)
 	int err = errno;
 
 	pr_count(PRC_MADVISE, 1);
-	if (r == 0 && pr_ready && !inside) {
+	if (r == 0 && pr_ready && !pr_busy) {
 		inside++;
+		pr_busy++;
 		observe_madvise((uintptr_t)addr, len, advice);
+		pr_busy--;
 		inside--;
 	}
 	errno = err;
@@ -110,12 +112,14 @@ static void observe_unmapped(uintptr_t start, size_t len)
 {
 	uint64_t t0;
 
-	if (!pr_ready || inside || !len)
+	if (!pr_ready || pr_busy || !len)
 		return;
 	inside++;
+	pr_busy++;
 	t0 = pr_now_ns();
 	pr_ledger_drop(start, start + page_up(len));
 	pr_count(PRC_SHIM_NS, pr_now_ns() - t0);
+	pr_busy--;
 	inside--;
 }
 

@@ -45,6 +45,19 @@ static pthread_mutex_t free_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t nr_live;
 static uint64_t nr_full;
 
+/* Read-side sections; liburcu's own mmaps in them pass through us. */
+static void rd_lock(void)
+{
+	pr_busy++;
+	urcu_bp_read_lock();
+}
+
+static void rd_unlock(void)
+{
+	urcu_bp_read_unlock();
+	pr_busy--;
+}
+
 static unsigned long hash_base(uintptr_t base)
 {
 	return (unsigned long)((base >> PR_PMD_SHIFT) * 0x9e3779b97f4a7c15ULL);
@@ -192,7 +205,7 @@ void pr_ledger_purged(uintptr_t start, uintptr_t end, enum pr_purge_kind kind,
 
 	if (!table || start >= end)
 		return;
-	urcu_bp_read_lock();
+	rd_lock();
 	for (; base < end && base >= (start & ~(PR_PMD_SIZE - 1));
 	     base += PR_PMD_SIZE) {
 		bool whole = base >= start && base + PR_PMD_SIZE <= end;
@@ -222,7 +235,7 @@ void pr_ledger_purged(uintptr_t start, uintptr_t end, enum pr_purge_kind kind,
 			state_clear(r, REGION_LAZY, NULL);
 		region_settle(r);
 	}
-	urcu_bp_read_unlock();
+	rd_unlock();
 	if (bound_hit)
 		pr_count(PRC_BOUND_HITS, 1);
 }
@@ -234,7 +247,7 @@ void pr_ledger_in_use(uintptr_t start, uintptr_t end, uint64_t now)
 	if (!table || start >= end ||
 	    (end - start) / PR_PMD_SIZE > PR_WALK_THRESHOLD)
 		return;
-	urcu_bp_read_lock();
+	rd_lock();
 	for (; base < end && base >= (start & ~(PR_PMD_SIZE - 1));
 	     base += PR_PMD_SIZE) {
 		struct pr_region *r = region_find(base);
@@ -247,7 +260,7 @@ void pr_ledger_in_use(uintptr_t start, uintptr_t end, uint64_t now)
 		__atomic_store_n(&r->changed_ns, now, __ATOMIC_RELAXED);
 		region_settle(r);
 	}
-	urcu_bp_read_unlock();
+	rd_unlock();
 }
 
 static void drop_one(struct pr_region *r)
@@ -276,7 +289,7 @@ void pr_ledger_drop(uintptr_t start, uintptr_t end)
 
 	if (!table || start >= end)
 		return;
-	urcu_bp_read_lock();
+	rd_lock();
 	if ((end - first) / PR_PMD_SIZE > PR_WALK_THRESHOLD) {
 		drop_by_walk(start, end);
 	} else {
@@ -288,7 +301,7 @@ void pr_ledger_drop(uintptr_t start, uintptr_t end)
 				drop_one(r);
 		}
 	}
-	urcu_bp_read_unlock();
+	rd_unlock();
 }
 
 void pr_ledger_table_freed(uintptr_t start, uintptr_t end)
@@ -313,7 +326,7 @@ void pr_ledger_for_each_full(pr_full_fn fn, void *arg)
 
 	if (!table)
 		return;
-	urcu_bp_read_lock();
+	rd_lock();
 	cds_lfht_for_each_entry(table, &it, r, node) {
 		uint64_t inuse[PR_BITMAP_WORDS] = { 0 };
 
@@ -328,7 +341,7 @@ void pr_ledger_for_each_full(pr_full_fn fn, void *arg)
 					   __ATOMIC_RELAXED);
 		region_settle(r);
 	}
-	urcu_bp_read_unlock();
+	rd_unlock();
 }
 
 /*
@@ -343,7 +356,7 @@ void pr_ledger_maintain(void)
 
 	if (!table)
 		return;
-	urcu_bp_read_lock();
+	rd_lock();
 	cds_lfht_for_each_entry(table, &it, r, node) {
 		if (__atomic_load_n(&r->state, __ATOMIC_RELAXED) ||
 		    !pr_bitmap_empty(r->purged))
@@ -353,10 +366,12 @@ void pr_ledger_maintain(void)
 			retired = r;
 		}
 	}
-	urcu_bp_read_unlock();
+	rd_unlock();
 	if (!retired)
 		return;
+	pr_busy++;
 	urcu_bp_synchronize_rcu();
+	pr_busy--;
 	pthread_mutex_lock(&free_lock);
 	while (retired) {
 		r = retired;
