@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit test: the PTRECLAIM_CONF parser. */
+#include <string.h>
+
+#include "check.h"
+#include "internal.h"
+
+static char last[256];
+static int warnings;
+
+static void warn(const char *msg)
+{
+	strncpy(last, msg, sizeof(last) - 1);
+	warnings++;
+}
+
+static struct pr_conf parse(const char *text, int *bad)
+{
+	struct pr_conf c;
+
+	pr_conf_defaults(&c);
+	last[0] = '\0';
+	warnings = 0;
+	*bad = pr_conf_parse(text, &c, warn);
+	return c;
+}
+
+int main(void)
+{
+	struct pr_conf c;
+	int bad;
+
+	c = parse(NULL, &bad);
+	CHECK(bad == 0 && !c.stats && !c.profile);
+	CHECK(c.ledger_max == 64UL << 20 && c.profile_top == 10);
+
+	c = parse("stats:1,profile:true", &bad);
+	CHECK(bad == 0 && c.stats && c.profile && warnings == 0);
+
+	c = parse("stats:0,profile:false,ledger_max:2M,profile_top:25", &bad);
+	CHECK(bad == 0 && !c.stats && !c.profile);
+	CHECK(c.ledger_max == 2UL << 20 && c.profile_top == 25);
+
+	c = parse("ledger_max:1g", &bad);
+	CHECK(bad == 0 && c.ledger_max == 1UL << 30);
+	c = parse("ledger_max:3145728", &bad);
+	CHECK(bad == 0 && c.ledger_max == 3UL << 20);
+
+	/* Bad values keep the default and name the key. */
+	c = parse("stats:yes", &bad);
+	CHECK(bad == 1 && !c.stats && strstr(last, "stats:"));
+	c = parse("ledger_max:12X", &bad);
+	CHECK(bad == 1 && c.ledger_max == 64UL << 20 &&
+	      strstr(last, "ledger_max"));
+	c = parse("ledger_max:100K", &bad);	/* below the 1M minimum */
+	CHECK(bad == 1 && c.ledger_max == 64UL << 20);
+	c = parse("ledger_max:99999999999999999999G", &bad);
+	CHECK(bad == 1 && c.ledger_max == 64UL << 20);
+	c = parse("ledger_max:1 ", &bad);
+	CHECK(bad == 1);
+	c = parse("profile_top:0", &bad);
+	CHECK(bad == 1 && c.profile_top == 10);
+	c = parse("profile_top:5K", &bad);
+	CHECK(bad == 1 && c.profile_top == 10);
+
+	/* Unknown keys and malformed pairs: one line each, the rest applies. */
+	c = parse("bogus:1,stats:1", &bad);
+	CHECK(bad == 1 && c.stats && strstr(last, "bogus") &&
+	      strstr(last, "unknown key"));
+	c = parse("stats,profile:1", &bad);
+	CHECK(bad == 1 && c.profile && strstr(last, "key:value"));
+	c = parse(":1,stats:", &bad);
+	CHECK(bad == 2 && !c.stats && warnings == 2);
+	c = parse(",,stats:1,", &bad);
+	CHECK(bad == 0 && c.stats);
+	CHECK_DONE();
+}
