@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Unit test: the launcher.  Usage: test_cli.sh PTRECLAIM-BINARY SHIM-PATH
+set -u
+cli=$1
+fail=0
+check() { # name expected-status actual-status
+	if [ "$2" != "$3" ]; then echo "FAIL $1: status $3, expected $2"; fail=1; fi
+}
+
+"$cli" run --stats -- sh -c 'exit 7' 2>/dev/null; check "exit status passes" 7 $?
+out=$("$cli" run --stats -- true 2>&1); check "true" 0 $?
+grep -q '^ptreclaim: vmpte_kb start=' <<<"$out" || { echo "FAIL --stats printed no summary"; fail=1; }
+
+out=$("$cli" run -- sh -c 'echo "$LD_PRELOAD"' 2>&1)
+case "$out" in *libptreclaim.so*) ;; *) echo "FAIL shim not in LD_PRELOAD: $out"; fail=1;; esac
+
+out=$(LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 "$cli" run -- sh -c 'echo "$LD_PRELOAD"' 2>&1)
+case "$out" in *libptreclaim.so:/usr/lib/x86_64-linux-gnu/libjemalloc.so.2) ;;
+	*) echo "FAIL existing LD_PRELOAD dropped: $out"; fail=1;; esac
+
+"$cli" run -- /nonexistent/command 2>/dev/null; check "missing command" 127 $?
+out=$(PTRECLAIM_LIB=/nonexistent.so "$cli" run -- true 2>&1); check "missing library" 1 $?
+grep -q "cannot read PTRECLAIM_LIB" <<<"$out" || { echo "FAIL no clear error: $out"; fail=1; }
+"$cli" run 2>/dev/null; check "no command" 2 $?
+"$cli" frobnicate 2>/dev/null; check "unknown command" 2 $?
+"$cli" --help >/dev/null; check "help" 0 $?
+
+out=$(PTRECLAIM_CONF=nosuchkey:1 "$cli" run -- true 2>&1); check "bad conf still runs" 0 $?
+grep -q "nosuchkey: unknown key" <<<"$out" || { echo "FAIL bad key not named: $out"; fail=1; }
+
+[ $fail -eq 0 ] && echo ok
+exit $fail
