@@ -11,6 +11,7 @@
 /* Our mmap must be the symbol "mmap", not a redirect to mmap64. */
 #undef _FILE_OFFSET_BITS
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <sys/mman.h>
 
@@ -30,6 +31,30 @@
 /* Depth of interposed calls on this thread, for the no-allocation test. */
 static __thread int inside __attribute__((tls_model("initial-exec")));
 __thread int pr_busy __attribute__((tls_model("initial-exec")));
+
+/*
+ * Entering the shim's own work: mark it, and keep deferred cancellation
+ * out (libunwind's memory checks call msync, a cancellation point, and a
+ * thread cancelled there would leave a read-side section open).
+ */
+static int enter(void)
+{
+	int old;
+
+	inside++;
+	pr_busy++;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	return old;
+}
+
+static void leave(int cancel_state)
+{
+	int ignored;
+
+	pthread_setcancelstate(cancel_state, &ignored);
+	pr_busy--;
+	inside--;
+}
 
 PR_EXPORT int __ptreclaim_inside(void);
 PR_EXPORT int __ptreclaim_inside(void)
@@ -98,11 +123,10 @@ PR_EXPORT int madvise(void *addr, size_t len, int advice)
 
 	pr_count(PRC_MADVISE, 1);
 	if (r == 0 && pr_ready && !pr_busy) {
-		inside++;
-		pr_busy++;
+		int cs = enter();
+
 		observe_madvise((uintptr_t)addr, len, advice);
-		pr_busy--;
-		inside--;
+		leave(cs);
 	}
 	errno = err;
 	return (int)r;
@@ -111,16 +135,15 @@ PR_EXPORT int madvise(void *addr, size_t len, int advice)
 static void observe_unmapped(uintptr_t start, size_t len)
 {
 	uint64_t t0;
+	int cs;
 
 	if (!pr_ready || pr_busy || !len)
 		return;
-	inside++;
-	pr_busy++;
+	cs = enter();
 	t0 = pr_now_ns();
 	pr_ledger_drop(start, start + page_up(len));
 	pr_count(PRC_SHIM_NS, pr_now_ns() - t0);
-	pr_busy--;
-	inside--;
+	leave(cs);
 }
 
 PR_EXPORT int munmap(void *addr, size_t len)
