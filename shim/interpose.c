@@ -17,6 +17,10 @@
 
 #include "internal.h"
 
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
 #ifndef MADV_DONTNEED_LOCKED
 #define MADV_DONTNEED_LOCKED 24
 #endif
@@ -181,7 +185,9 @@ PR_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 	long r;
 	int err;
 
-	if (flags & MREMAP_FIXED) {
+	/* glibc passes the fifth argument for DONTUNMAP too: the kernel
+	 * takes it as a placement hint there. */
+	if (flags & (MREMAP_FIXED | MREMAP_DONTUNMAP)) {
 		va_list ap;
 
 		va_start(ap, flags);

@@ -30,6 +30,7 @@ struct pr_region {
 	uint64_t purged[PR_BITMAP_WORDS];
 	uint64_t changed_ns;
 	uint32_t state;
+	uint32_t linked;	/* in the table (walks read the pool, not it) */
 	struct pr_region *next_free;
 };
 
@@ -79,7 +80,9 @@ int pr_ledger_init(size_t max_bytes)
 	pool = pr_map(pool_cap * sizeof(struct pr_region));
 	if (!pool)
 		return -ENOMEM;
-	while (buckets < pool_cap / 8 && buckets < (1UL << 18))
+	/* Walking the table visits every bucket, so keep it modest; walks
+	 * go through the pool instead. */
+	while (buckets < pool_cap / 16 && buckets < (1UL << 16))
 		buckets <<= 1;
 	table = _cds_lfht_new(buckets, buckets, buckets, 0, &cds_lfht_mm_mmap,
 			      &urcu_bp_flavor, NULL);
@@ -148,8 +151,24 @@ static struct pr_region *region_get(uintptr_t base)
 		free_list = r;
 		pthread_mutex_unlock(&free_lock);
 		r = caa_container_of(got, struct pr_region, node);
+	} else {
+		__atomic_store_n(&r->linked, 1, __ATOMIC_RELEASE);
 	}
 	return r;
+}
+
+/* The entries in the table, in pool order: cheaper than walking buckets. */
+#define for_each_linked(r)						\
+	for (struct pr_region *r = pool,				\
+	     *r##_end = pool + pool_in_use();				\
+	     r < r##_end; r++)						\
+		if (__atomic_load_n(&r->linked, __ATOMIC_ACQUIRE))
+
+static size_t pool_in_use(void)
+{
+	size_t used = __atomic_load_n(&pool_used, __ATOMIC_RELAXED);
+
+	return used < pool_cap ? used : pool_cap;
 }
 
 static void state_set(struct pr_region *r, uint32_t flag, uint64_t *counter)
@@ -274,10 +293,7 @@ static void drop_one(struct pr_region *r)
 
 static void drop_by_walk(uintptr_t start, uintptr_t end)
 {
-	struct cds_lfht_iter it;
-	struct pr_region *r;
-
-	cds_lfht_for_each_entry(table, &it, r, node) {
+	for_each_linked(r) {
 		if (r->base + PR_PMD_SIZE > start && r->base < end)
 			drop_one(r);
 	}
@@ -291,6 +307,8 @@ void pr_ledger_drop(uintptr_t start, uintptr_t end)
 		return;
 	rd_lock();
 	if ((end - first) / PR_PMD_SIZE > PR_WALK_THRESHOLD) {
+		if (!pool_in_use())
+			goto out;
 		drop_by_walk(start, end);
 	} else {
 		for (uintptr_t b = first; b < end && b >= first;
@@ -301,6 +319,7 @@ void pr_ledger_drop(uintptr_t start, uintptr_t end)
 				drop_one(r);
 		}
 	}
+out:
 	rd_unlock();
 }
 
@@ -321,13 +340,10 @@ uint64_t pr_ledger_full(void)
 
 void pr_ledger_for_each_full(pr_full_fn fn, void *arg)
 {
-	struct cds_lfht_iter it;
-	struct pr_region *r;
-
 	if (!table)
 		return;
 	rd_lock();
-	cds_lfht_for_each_entry(table, &it, r, node) {
+	for_each_linked(r) {
 		uint64_t inuse[PR_BITMAP_WORDS] = { 0 };
 
 		if (!(__atomic_load_n(&r->state, __ATOMIC_RELAXED) &
@@ -351,17 +367,18 @@ void pr_ledger_for_each_full(pr_full_fn fn, void *arg)
  */
 void pr_ledger_maintain(void)
 {
-	struct cds_lfht_iter it;
 	struct pr_region *r, *retired = NULL;
 
 	if (!table)
 		return;
 	rd_lock();
-	cds_lfht_for_each_entry(table, &it, r, node) {
-		if (__atomic_load_n(&r->state, __ATOMIC_RELAXED) ||
-		    !pr_bitmap_empty(r->purged))
+	for_each_linked(e) {
+		if (__atomic_load_n(&e->state, __ATOMIC_RELAXED) ||
+		    !pr_bitmap_empty(e->purged))
 			continue;
-		if (cds_lfht_del(table, &r->node) == 0) {
+		if (cds_lfht_del(table, &e->node) == 0) {
+			r = e;
+			__atomic_store_n(&r->linked, 0, __ATOMIC_RELEASE);
 			r->next_free = retired;
 			retired = r;
 		}
