@@ -44,8 +44,8 @@ int ptreclaim_stats_get(struct ptreclaim_stats *st, size_t size);
 
 /*
  * Count the page-table pages that could be reclaimed now: ledger regions
- * whose every page was purged and that /proc/self/pagemap confirms map
- * nothing.  Regions found to map pages again are corrected in the ledger.
+ * that saw purges and that /proc/self/pagemap confirms map nothing.  Pages
+ * found mapped again are corrected in the ledger.
  * Reads pagemap, so it costs time; returns -1 with errno set on failure.
  */
 long ptreclaim_reclaimable(void);

@@ -70,9 +70,12 @@ pr_hidden void pr_ledger_drop(uintptr_t start, uintptr_t end);
 pr_hidden void pr_ledger_table_freed(uintptr_t start, uintptr_t end);
 pr_hidden uint64_t pr_ledger_tracked(void);
 pr_hidden uint64_t pr_ledger_full(void);
-/* Visit every fully purged region; fn returns the pages still in use. */
-typedef void (*pr_full_fn)(uintptr_t base, uint64_t inuse[8], void *arg);
-pr_hidden void pr_ledger_for_each_full(pr_full_fn fn, void *arg);
+/*
+ * Visit every region with purged pages; fn fills in the pages it finds in
+ * use, and the ledger forgets that they were purged.
+ */
+typedef void (*pr_live_fn)(uintptr_t base, uint64_t inuse[8], void *arg);
+pr_hidden void pr_ledger_for_each_live(pr_live_fn fn, void *arg);
 pr_hidden void pr_ledger_maintain(void);
 
 /* --- what the kernel can do (probe.c) --- */

@@ -338,7 +338,7 @@ uint64_t pr_ledger_full(void)
 	return __atomic_load_n(&nr_full, __ATOMIC_RELAXED);
 }
 
-void pr_ledger_for_each_full(pr_full_fn fn, void *arg)
+void pr_ledger_for_each_live(pr_live_fn fn, void *arg)
 {
 	if (!table)
 		return;
@@ -347,7 +347,7 @@ void pr_ledger_for_each_full(pr_full_fn fn, void *arg)
 		uint64_t inuse[PR_BITMAP_WORDS] = { 0 };
 
 		if (!(__atomic_load_n(&r->state, __ATOMIC_RELAXED) &
-		      REGION_FULL))
+		      REGION_LIVE))
 			continue;
 		fn(r->base, inuse, arg);
 		if (pr_bitmap_empty(inuse))
