@@ -21,7 +21,7 @@
 /* What the series defines; only used where the sysfs file is absent. */
 #define MADV_RECLAIM_PT_PATCHED	110
 
-static int rpt_failures;
+static int rpt_failures __attribute__((unused));
 
 #define CHECK(cond, ...) do {						\
 	if (cond) {							\
