@@ -133,19 +133,19 @@ static void writer(int role, uint64_t *s)
 	case 0:
 	case 1:		/* write some chunks */
 		for (k = 0; k < 4; k++, c = (c + 7) % CHUNKS)
-			fill_chunk(region, p, c, v + ((uint64_t)k << 20));
-		check_chunk(names[role], region, p, c);
+			fill_chunk(span(p), p, c, v + ((uint64_t)k << 20));
+		check_chunk(names[role], span(p), p, c);
 		break;
 	case 2:		/* verify the span (faults purged chunks in) */
-		check_span(names[role], region, p);
+		check_span(names[role], span(p), p);
 		break;
 	case 3:		/* give the whole span back in pieces */
 	case 4:
-		purge_span(region, p);
+		purge_span(span(p), p);
 		usleep(xr(s) % 2000);
 		break;
 	case 5:
-		purge_chunk(region, p, c);
+		purge_chunk(span(p), p, c);
 		break;
 	}
 }
@@ -158,9 +158,9 @@ static void mremapper(uint64_t *s)
 	char *to;
 
 	for (c = 0; c < (int)CHUNKS; c += 5)
-		fill_chunk(region, p, c, (xr(s) | 1) & ~0xffffULL);
+		fill_chunk(span(p), p, c, (xr(s) | 1) & ~0xffffULL);
 	if (xr(s) & 1)
-		purge_span(region, p);
+		purge_span(span(p), p);
 	/* Move the span out: its old place stays mapped, empty. */
 	to = mremap(span(p), PMD_SZ, PMD_SZ,
 		    MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, scratch);
@@ -171,14 +171,14 @@ static void mremapper(uint64_t *s)
 	if (mremap(to, PMD_SZ, PMD_SZ, MREMAP_MAYMOVE | MREMAP_FIXED,
 		   span(p)) == MAP_FAILED)
 		die("mremap back");
-	check_span("mremapper", region, p);
+	check_span("mremapper", span(p), p);
 	scratch = mmap(scratch, PMD_SZ, PROT_NONE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (scratch == MAP_FAILED)
 		scratch = map_aligned(PMD_SZ, PROT_NONE,
 				      MAP_PRIVATE | MAP_ANONYMOUS, -1);
 	if (xr(s) & 1)
-		purge_span(region, p);
+		purge_span(span(p), p);
 }
 
 static void forker(uint64_t *s)
@@ -187,7 +187,7 @@ static void forker(uint64_t *s)
 	pid_t pid;
 
 	for (c = 0; c < (int)CHUNKS; c += 3)
-		fill_chunk(region, p, c, (xr(s) | 1) & ~0xffffULL);
+		fill_chunk(span(p), p, c, (xr(s) | 1) & ~0xffffULL);
 	pid = fork();
 	if (pid < 0)
 		die("fork");
@@ -196,19 +196,19 @@ static void forker(uint64_t *s)
 
 		for (q = FORKER; q < NPMD; q += NROLES) {
 			for (c = 0; c < (int)CHUNKS; c++)
-				bad += !check_chunk("fork child", region, q, c);
-			purge_span(region, q);
+				bad += !check_chunk("fork child", span(q), q, c);
+			purge_span(span(q), q);
 			if (madvise(span(q), PMD_SZ, adv))
 				bad++;
-			fill_chunk(region, q, 1, 0x5a5a0000);
+			fill_chunk(span(q), q, 1, 0x5a5a0000);
 		}
 		_exit(bad ? 1 : 0);
 	}
 	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
 		fail("forker", "child failed", p, 0, 0, st);
-	check_span("forker", region, p);
+	check_span("forker", span(p), p);
 	if (xr(s) & 1)
-		purge_span(region, p);
+		purge_span(span(p), p);
 }
 
 static void reader(uint64_t *s)
@@ -218,7 +218,7 @@ static void reader(uint64_t *s)
 	struct iovec l = { buf, PMD_SZ }, r = { span(p), PMD_SZ };
 
 	for (c = 0; c < (int)CHUNKS; c += 2)
-		fill_chunk(region, p, c, (xr(s) | 1) & ~0xffffULL);
+		fill_chunk(span(p), p, c, (xr(s) | 1) & ~0xffffULL);
 	if (process_vm_readv(getpid(), &l, 1, &r, 1, 0) != (ssize_t)PMD_SZ)
 		die("process_vm_readv");
 	for (c = 0; c < (int)CHUNKS; c++)
@@ -227,7 +227,7 @@ static void reader(uint64_t *s)
 	r.iov_base = span(xr(s) % NPMD);
 	process_vm_readv(getpid(), &l, 1, &r, 1, 0);
 	if (xr(s) % 3)
-		purge_span(region, p);
+		purge_span(span(p), p);
 }
 
 static void purger(int role, uint64_t *s)
@@ -251,7 +251,7 @@ static void purger(int role, uint64_t *s)
 		fail(names[role], "not zero after DONTNEED", p, off / CHUNK, 0,
 		     a[off]);
 	if (xr(s) % 4 == 0)
-		purge_span(a - p * PMD_SZ, p);
+		purge_span(a, p);
 }
 
 static void *owner_thread(void *arg)
@@ -286,7 +286,7 @@ static void *owner_thread(void *arg)
 		int p;
 
 		for (p = role; p < NPMD; p += NROLES)
-			check_span(names[role], region, p);
+			check_span(names[role], span(p), p);
 	}
 	return NULL;
 }
@@ -370,7 +370,7 @@ int main(int argc, char **argv)
 
 	/* Everything purged: the advice must now free every table. */
 	for (i = 0; i < NPMD; i++)
-		purge_span(region, i);
+		purge_span(span(i), i);
 	{
 		long before = status_kb("VmPTE");
 		long f0 = vmstat("reclaim_pt_freed");
