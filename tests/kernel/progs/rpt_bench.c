@@ -139,12 +139,16 @@ int main(void)
 	/* B. mmap_lock hold. */
 	{
 		size_t len = (size_t)NL * PMD_SZ;
-		char *a = map_anon(len);
+		char *a = map_aligned(len, PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS |
+				      MAP_NORESERVE, -1);
 		pthread_t th;
 		double t0, total, base_max;
 		long calls, fr;
 		size_t off;
 
+		if (madvise(a, len, MADV_NOHUGEPAGE))
+			die("MADV_NOHUGEPAGE");
 		probe_page = map_anon(PMD_SZ);
 		probe_page[0] = 1;
 		touch(a, len, PMD_SZ);
