@@ -149,7 +149,12 @@ kt_build() {
 		kt_die "building the $flavour kernel failed (full log: $tmp/build.log)"
 	}
 	if [[ ${PTRECLAIM_KEEP_TREE:-0} != 1 ]]; then
-		rm -rf "$tmp/linux-source-6.12"
+		# Deleting a built tree takes a minute here: do it in the
+		# background.
+		local trash
+		trash=$(mktemp -d "$KT_CACHE/.trash.XXXXXX")
+		mv "$tmp/linux-source-6.12" "$trash/"
+		(rm -rf "$trash" &) >/dev/null 2>&1 </dev/null
 	fi
 	rm -rf "$dir"
 	mv "$tmp" "$dir"
