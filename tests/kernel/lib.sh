@@ -16,7 +16,7 @@ KT_SRCPKG=linux-source-6.12
 KT_TARBALL=${PTRECLAIM_KSRC:-/usr/src/linux-source-6.12.tar.xz}
 KT_JOBS=${PTRECLAIM_JOBS:-2}
 # Bump when the build recipe below changes in a way that changes the result.
-KT_RECIPE=3
+KT_RECIPE=4
 
 kt_log() { printf 'ktest: %s\n' "$*" >&2; }
 kt_die() { printf 'ktest: error: %s\n' "$*" >&2; exit 125; }
@@ -113,18 +113,21 @@ kt_build() {
 	mkdir -p "$tmp"
 	kt_log "building $flavour kernel into $dir (log: $tmp/build.log)"
 	local t0=$SECONDS
+	# Not a "set -e" subshell: errexit is ignored inside "( ... ) ||".
 	(
-		set -e
-		tar -xf "$KT_TARBALL" -C "$tmp"
+		fail() { echo "ktest build: $*"; exit 1; }
+		tar -xf "$KT_TARBALL" -C "$tmp" || fail "cannot unpack $KT_TARBALL"
 		src=$tmp/linux-source-6.12
-		cd "$src"
+		cd "$src" || fail "no $src"
 		if [[ $flavour == patched ]]; then
-			cp -r "$KT_PATCHES" "$tmp/patches"
-			QUILT_PATCHES=$tmp/patches QUILT_PC=.pc quilt push -a --quiet
+			cp -r "$KT_PATCHES" "$tmp/patches" || fail "cannot copy the series"
+			QUILT_PATCHES=$tmp/patches QUILT_PC=.pc quilt push -a -q ||
+				fail "the series does not apply"
 		fi
-		make -s ARCH=x86_64 tinyconfig
-		scripts/kconfig/merge_config.sh -m -O . .config "$KT_FRAGMENT" >/dev/null
-		make -s ARCH=x86_64 olddefconfig
+		make -s ARCH=x86_64 tinyconfig || fail "make tinyconfig"
+		scripts/kconfig/merge_config.sh -m -O . .config "$KT_FRAGMENT" >/dev/null ||
+			fail "merge_config.sh"
+		make -s ARCH=x86_64 olddefconfig || fail "make olddefconfig"
 		# Every option the fragment sets must have survived.
 		local line missing=0
 		while read -r line; do
@@ -136,12 +139,14 @@ kt_build() {
 		if [[ $flavour == patched ]]; then
 			grep -qx CONFIG_RECLAIM_PT=y .config || { echo "config: CONFIG_RECLAIM_PT not enabled"; missing=1; }
 		fi
-		((missing == 0))
-		make ARCH=x86_64 -j"$KT_JOBS" bzImage
-		cp arch/x86/boot/bzImage .config System.map vmlinux "$tmp/"
+		((missing == 0)) || fail "configuration incomplete"
+		make ARCH=x86_64 -j"$KT_JOBS" bzImage || fail "make bzImage"
+		cp arch/x86/boot/bzImage .config System.map vmlinux "$tmp/" ||
+			fail "cannot copy the build results"
 		if [[ $flavour == patched ]]; then
 			gcc -static -O2 -Wall -pthread -o "$tmp/reclaim_pt_selftest" \
-				tools/testing/selftests/mm/reclaim_pt.c
+				tools/testing/selftests/mm/reclaim_pt.c ||
+				fail "cannot build the selftest"
 		fi
 		echo "$flavour $(kt_pkg_version)" >"$tmp/version"
 	) >"$tmp/build.log" 2>&1 || {

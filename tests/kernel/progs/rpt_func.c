@@ -302,12 +302,28 @@ static void t_vma_split(void)
 
 	touch(a, len, PG);
 	purge(a, len, 16 * PG);
-	/* Split the VMA inside table 1 with a different protection. */
+	/* Three private anonymous VMAs; tables 1 and 2 span two each. */
 	if (mprotect(a + PMD_SZ + PMD_SZ / 2, PMD_SZ, PROT_READ))
 		die("mprotect");
 	ret = reclaim(a, len, &d);
+	CHECK(ret == 0 && d.freed == 4 && d.pte_kb == 16,
+	      "tables spanning several private anonymous VMAs are freed too (freed +%ld)",
+	      d.freed);
+	munmap(a, len);
+
+	/* The middle VMA mlocked (and emptied): tables 1 and 2 stay. */
+	a = map_anon(len);
+	touch(a, len, PG);
+	purge(a, len, 16 * PG);
+	if (mlock(a + PMD_SZ + PMD_SZ / 2, PMD_SZ) ||
+	    madvise(a + PMD_SZ + PMD_SZ / 2, PMD_SZ, MADV_DONTNEED_LOCKED)) {
+		printf("skip mlock split case: %s\n", strerror(errno));
+		munmap(a, len);
+		return;
+	}
+	ret = reclaim(a, len, &d);
 	CHECK(ret == 0 && d.freed == 2 && d.pte_kb == 8,
-	      "tables spanning two VMAs are kept, others freed (freed +%ld)",
+	      "tables reaching into an mlocked VMA are kept, others freed (freed +%ld)",
 	      d.freed);
 	munmap(a, len);
 }
