@@ -74,7 +74,7 @@ struct ptreclaim_jemalloc_status {
 	uint32_t attached;		/* 1 while our hooks are installed */
 	uint32_t arenas_hooked;		/* arenas with our hooks */
 	uint32_t arenas_takeover;	/* of those, where ours decommit */
-	uint32_t reserved;
+	uint32_t kernel_frees_tables;	/* whole-PMD DONTNEED frees a table */
 	uint64_t decommits;		/* successful decommits seen */
 	uint64_t decommit_bytes;
 	uint64_t commits;

@@ -497,6 +497,7 @@ PR_EXPORT int ptreclaim_jemalloc_status(struct ptreclaim_jemalloc_status *st,
 	s.attached = je.attached;
 	s.arenas_hooked = je.hooked;
 	s.arenas_takeover = je.takeover;
+	s.kernel_frees_tables = pr_caps.pt_reclaim_on_dontneed;
 	s.decommits = pr_counter_sum(PRC_JE_DECOMMITS);
 	s.decommit_bytes = pr_counter_sum(PRC_JE_DECOMMIT_BYTES);
 	s.commits = pr_counter_sum(PRC_JE_COMMITS);
