@@ -11,8 +11,14 @@ churn=$build/tests/adapter/adapter_churn
 out=$(mktemp -d)
 i=0
 while [ $i -lt "$rounds" ]; do
-	LD_PRELOAD=$je "$churn" "$@" >>"$out/plain"
-	LD_PRELOAD=$shim:$je "$churn" "$@" >>"$out/shim"
+	# Alternate which goes first, so neither always follows the other.
+	if [ $((i % 2)) -eq 0 ]; then
+		LD_PRELOAD=$je "$churn" "$@" >>"$out/plain"
+		LD_PRELOAD=$shim:$je "$churn" "$@" >>"$out/shim"
+	else
+		LD_PRELOAD=$shim:$je "$churn" "$@" >>"$out/shim"
+		LD_PRELOAD=$je "$churn" "$@" >>"$out/plain"
+	fi
 	i=$((i + 1))
 done
 median() { # file key
