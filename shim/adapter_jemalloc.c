@@ -197,7 +197,10 @@ static bool h_merge(extent_hooks_t *h, void *a, size_t sa, void *b,
 /*
  * Our table for one arena.  Where the old hooks leave a slot NULL (jemalloc
  * then skips that operation), ours does too, except commit and decommit,
- * which we only offer in takeover.
+ * which we offer in takeover.  In takeover with opt.retain, jemalloc's own
+ * dalloc always declines, and jemalloc does not even try it: leaving ours
+ * NULL keeps it that way (a non-NULL dalloc costs jemalloc a deregister and
+ * reregister of the extent on every give-back).
  */
 static void slot_fill(struct je_slot *s, extent_hooks_t *old, unsigned arena,
 		      bool takeover)
@@ -207,7 +210,8 @@ static void slot_fill(struct je_slot *s, extent_hooks_t *old, unsigned arena,
 	s->arena = arena;
 	s->takeover = takeover;
 	s->hooks.alloc = h_alloc;
-	s->hooks.dalloc = old->dalloc ? h_dalloc : NULL;
+	s->hooks.dalloc = old->dalloc && !(takeover && je.retain) ?
+			  h_dalloc : NULL;
 	s->hooks.destroy = old->destroy ? h_destroy : NULL;
 	s->hooks.commit = takeover || old->commit ? h_commit : NULL;
 	s->hooks.decommit = takeover || old->decommit ? h_decommit : NULL;
