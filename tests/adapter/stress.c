@@ -7,7 +7,11 @@
  * cycles through decommit, reclaim and commit while other threads use the
  * same 2 MiB regions.  Any wrong byte fails the run.
  *
- *   stress [--seconds N] [--threads N] [--expect-reclaim]
+ *   stress [--seconds N] [--threads N] [--fork-ms N] [--expect-reclaim]
+ *
+ * --fork-ms: the main thread forks every N ms while the others run; each
+ * child churns and purges on its own (inheriting whatever locks the
+ * vanished threads held) and checks its bytes.
  *
  * --expect-reclaim: also fail unless the shim's jemalloc adapter (found
  * with dlsym, so the binary runs without it) reclaimed some regions.
@@ -19,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,7 +50,8 @@ static struct {
 	unsigned seconds;
 	unsigned threads;
 	int expect_reclaim;
-} opt = { 5, 4, 0 };
+	unsigned fork_ms;
+} opt = { 5, 4, 0, 0 };
 
 static atomic_int stop;
 static atomic_ullong bad, checked, zero_bad, ops;
@@ -189,6 +195,52 @@ static void *purger(void *arg)
 	return NULL;
 }
 
+/* In a child of fork: the other threads are gone, maybe mid-hook. */
+static int child_churn(void)
+{
+	enum { N = 256 };
+	static struct obj o[N];
+	uint64_t rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL | 1;
+	int wrong = 0;
+
+	for (unsigned round = 0; round < 4; round++) {
+		for (unsigned i = 0; i < N; i++)
+			make(&o[i], &rng, ((uint64_t)1 << 62) + round * N + i);
+		for (unsigned i = 0; i < N; i += 2) {
+			free(o[i].p);
+			o[i].p = NULL;
+		}
+		if (mallctl_p)
+			mallctl_p("arena.4096.purge", NULL, NULL, NULL, 0);
+		for (unsigned i = 1; i < N; i += 2) {
+			wrong += pattern_check(o[i].p, o[i].size, seed,
+					       o[i].id) != 0;
+			free(o[i].p);
+		}
+	}
+	return wrong ? 1 : 0;
+}
+
+static unsigned forks, fork_failures;
+
+static void fork_now(void)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(child_churn());
+	if (pid < 0) {
+		perror("fork");
+		return;
+	}
+	forks++;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		fork_failures++;
+		fprintf(stderr, "stress: forked child failed (status %#x)\n", st);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	pthread_t th[MAX_THREADS], pt;
@@ -200,10 +252,12 @@ int main(int argc, char **argv)
 			opt.seconds = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
 			opt.threads = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--fork-ms") && i + 1 < argc)
+			opt.fork_ms = (unsigned)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--expect-reclaim"))
 			opt.expect_reclaim = 1;
 		else {
-			fprintf(stderr, "usage: stress [--seconds N] [--threads N] [--expect-reclaim]\n");
+			fprintf(stderr, "usage: stress [--seconds N] [--threads N] [--fork-ms N] [--expect-reclaim]\n");
 			return 2;
 		}
 	}
@@ -216,7 +270,20 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < opt.threads; i++)
 		pthread_create(&th[i], NULL, worker, (void *)(uintptr_t)i);
 	pthread_create(&pt, NULL, purger, NULL);
-	sleep(opt.seconds);
+	if (opt.fork_ms) {
+		struct timespec ts = { opt.fork_ms / 1000,
+				       (long)(opt.fork_ms % 1000) * 1000000 };
+		struct timespec t0, t;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do {
+			nanosleep(&ts, NULL);
+			fork_now();
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		} while (t.tv_sec - t0.tv_sec < (time_t)opt.seconds);
+	} else {
+		sleep(opt.seconds);
+	}
 	atomic_store(&stop, 1);
 	for (unsigned i = 0; i < opt.threads; i++)
 		pthread_join(th[i], NULL);
@@ -234,13 +301,13 @@ int main(int argc, char **argv)
 		status(&st, sizeof(st));
 	printf("stress threads=%u seconds=%u ops=%llu checked=%llu corrupt=%llu"
 	       " calloc_nonzero=%llu adapter=%u decommits=%llu commits=%llu"
-	       " regions_reclaimed=%llu\n",
+	       " regions_reclaimed=%llu forks=%u fork_failures=%u\n",
 	       opt.threads, opt.seconds, (unsigned long long)ops,
 	       (unsigned long long)checked, (unsigned long long)bad,
 	       (unsigned long long)zero_bad, st.attached,
 	       (unsigned long long)st.decommits, (unsigned long long)st.commits,
-	       (unsigned long long)st.regions_reclaimed);
-	if (bad || zero_bad)
+	       (unsigned long long)st.regions_reclaimed, forks, fork_failures);
+	if (bad || zero_bad || fork_failures)
 		return 1;
 	if (opt.expect_reclaim && (!st.attached || !st.regions_reclaimed)) {
 		fprintf(stderr, "stress: the jemalloc adapter reclaimed nothing\n");
