@@ -81,6 +81,9 @@ struct ptreclaim_jemalloc_status {
 	uint64_t reclaim_calls;		/* whole-PMD madvise calls issued */
 	uint64_t regions_reclaimed;	/* 2 MiB regions they covered */
 	uint64_t pte_pages_reclaimed;	/* of those, regions that had a table */
+	uint32_t hooks_at_thread_start;	/* 1: a new thread's arena is hooked
+					 * when it starts; 0: all at attach */
+	uint32_t reserved;
 };
 
 /* Fill *st (of size sizeof(*st) from the caller's header).  Returns 0. */

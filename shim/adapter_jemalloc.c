@@ -43,6 +43,7 @@ struct je_slot {
 	unsigned arena;
 	bool takeover;		/* old commit/decommit are failing no-ops */
 	bool installed;
+	bool burnt;		/* lost a race once: never reused */
 };
 
 static struct {
@@ -55,7 +56,11 @@ static struct {
 	unsigned nslots;
 	unsigned hooked;
 	unsigned takeover;	/* of hooked, how many replace commit/decommit */
+	extent_hooks_t *def;	/* jemalloc's own hooks, if known */
+	bool overcommit;	/* jemalloc's commit/decommit are no-ops */
 	bool retain;
+	bool lazy;		/* arenas hooked as threads pick them */
+	uintptr_t text_lo, text_hi;	/* jemalloc's object */
 	bool attached;
 	const char *why_not;	/* reason, when not attached */
 } je = { .lock = PTHREAD_MUTEX_INITIALIZER, .why_not = "not tried" };
@@ -272,6 +277,15 @@ static int ctl_get(const char *name, void *out, size_t len)
 	return je.mallctl(name, out, &sz, NULL, 0) || sz != len ? -1 : 0;
 }
 
+/* arena.<i>.initialized is a snapshot taken at the last "epoch". */
+static void refresh_epoch(void)
+{
+	uint64_t e = 1;
+	size_t sz = sizeof(e);
+
+	je.mallctl("epoch", &e, &sz, &e, sizeof(e));
+}
+
 static int arena_hooks(unsigned i, extent_hooks_t **old, extent_hooks_t *new)
 {
 	char name[64];
@@ -337,7 +351,55 @@ static void create_huge_arena(const char *prefix, unsigned nauto)
 		dx(p, 0);
 }
 
-static int hook_all(unsigned n, extent_hooks_t *def, bool overcommit)
+/*
+ * Put our hooks on arena i, chained to what it has.  The old hooks are read
+ * first and the swap returns what was really there: if another thread
+ * changed them in between, the arena gets its hooks back and our slot is
+ * never used again (jemalloc may have called it in that instant).
+ */
+static bool hook_one(unsigned i)
+{
+	struct je_slot *s;
+	extent_hooks_t *old, *prev;
+
+	if (i >= je.nslots)
+		return false;
+	s = &je.slots[i];
+	if (s->installed || s->burnt)
+		return s->installed;
+	/* Arenas that are not there (manual ones destroyed, the huge arena
+	 * not created) answer EFAULT. */
+	if (arena_hooks(i, &old, NULL) || !old || old->alloc == h_alloc)
+		return false;
+	slot_fill(s, old, i, je.overcommit && old == je.def);
+	if (arena_hooks(i, &prev, &s->hooks))
+		return false;
+	if (prev != old) {
+		arena_hooks(i, &old, prev);
+		s->burnt = true;
+		return false;
+	}
+	s->installed = true;
+	je.hooked++;
+	je.takeover += s->takeover;
+	return true;
+}
+
+static bool arena_exists(unsigned i)
+{
+	char name[64];
+	bool init = false;
+
+	snprintf(name, sizeof(name), "arena.%u.initialized", i);
+	return ctl_get(name, &init, sizeof(init)) == 0 && init;
+}
+
+/*
+ * Eager: every automatic arena, created now with our hooks (writing an
+ * absent automatic arena's hooks creates it).  Lazy: the arenas that exist;
+ * each thread started later hooks the arena it picks (thread_start.c).
+ */
+static int hook_arenas(unsigned n, bool eager)
 {
 	struct je_slot *slots = pr_map(n * sizeof(*slots));
 
@@ -347,32 +409,44 @@ static int hook_all(unsigned n, extent_hooks_t *def, bool overcommit)
 	}
 	je.slots = slots;
 	je.nslots = n;
-	for (unsigned i = 0; i < n; i++) {
-		extent_hooks_t *old, *prev;
-		struct je_slot *s = &slots[i];
-		bool mine = false;
-
-		/* Arenas that are not there (manual ones destroyed, the huge
-		 * arena not created) answer EFAULT. */
-		if (arena_hooks(i, &old, NULL) || !old)
-			continue;
-		for (unsigned k = 0; k < n && !mine; k++)
-			mine = old == &slots[k].hooks;
-		if (mine || old->alloc == h_alloc)
-			continue;	/* hooked already */
-		slot_fill(s, old, i, overcommit && old == def);
-		if (arena_hooks(i, &prev, &s->hooks))
-			continue;
-		if (prev != old) {
-			/* Changed under us: give the arena back what it had. */
-			arena_hooks(i, &old, prev);
-			continue;
-		}
-		s->installed = true;
-		je.hooked++;
-		je.takeover += s->takeover;
-	}
+	for (unsigned i = 0; i < n; i++)
+		if (eager || arena_exists(i))
+			hook_one(i);
 	return 0;
+}
+
+/* Threads pick an arena per CPU at every allocation with percpu_arena:
+ * no thread start tells us which one, so all must be hooked up front. */
+static bool percpu_arenas(void)
+{
+	const char *mode = NULL;
+	size_t sz = sizeof(mode);
+
+	return je.mallctl("opt.percpu_arena", &mode, &sz, NULL, 0) == 0 &&
+	       mode && strcmp(mode, "disabled") != 0;
+}
+
+/* The address range of jemalloc's object, to tell its own thread starts. */
+static int find_range(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t base = (uintptr_t)arg, lo = UINTPTR_MAX, hi = 0;
+
+	(void)size;
+	if (info->dlpi_addr != base)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (base + ph->p_vaddr < lo)
+			lo = base + ph->p_vaddr;
+		if (base + ph->p_vaddr + ph->p_memsz > hi)
+			hi = base + ph->p_vaddr + ph->p_memsz;
+	}
+	je.text_lo = lo;
+	je.text_hi = hi;
+	return 1;
 }
 
 static int attach_locked(void)
@@ -381,6 +455,7 @@ static int attach_locked(void)
 	unsigned nauto = 0, n = 0;
 	extent_hooks_t *arena0 = NULL, *def;
 	const char *version = NULL;
+	Dl_info info;
 	size_t sz = sizeof(version);
 
 	if (je.attached)
@@ -405,6 +480,7 @@ static int attach_locked(void)
 		return -ENOTSUP;
 	}
 	ctl_get("opt.retain", &je.retain, sizeof(je.retain));
+	refresh_epoch();
 	arena_hooks(0, &arena0, NULL);
 	def = default_hooks(nauto, arena0);
 	create_huge_arena(prefix, nauto);
@@ -412,16 +488,22 @@ static int attach_locked(void)
 		je.why_not = "mallctl(\"arenas.narenas\") failed";
 		return -ENOTSUP;
 	}
+	je.def = def;
+	je.overcommit = def && kernel_overcommits();
+	je.lazy = pr_threads_can_start() && !percpu_arenas();
+	refresh_epoch();
+	if (dladdr((void *)je.mallctl, &info))
+		dl_iterate_phdr(find_range, info.dli_fbase);
 	/* Marks from any earlier attachment are void from here on. */
 	pr_dcm_enable(true);
-	if (hook_all(n, def, def && kernel_overcommits()) < 0 || !je.hooked) {
+	if (hook_arenas(n, !je.lazy) < 0 || !je.hooked) {
 		pr_dcm_enable(false);
 		if (!je.hooked && je.slots)
 			je.why_not = "no arena accepted our extent hooks";
 		return -EBUSY;
 	}
-	je.attached = true;
 	je.why_not = NULL;
+	__atomic_store_n(&je.attached, true, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -445,10 +527,36 @@ static int detach_locked(void)
 	}
 	/* The slots stay mapped: a hook may still be running on one. */
 	pr_dcm_enable(false);
-	je.attached = false;
+	__atomic_store_n(&je.attached, false, __ATOMIC_RELEASE);
 	je.hooked = je.takeover = 0;
 	je.why_not = "detached";
 	return (int)restored;
+}
+
+bool pr_je_wants_thread_start(const void *caller)
+{
+	uintptr_t c = (uintptr_t)caller;
+
+	/* jemalloc starting its own background thread: it may hold its locks. */
+	return __atomic_load_n(&je.attached, __ATOMIC_ACQUIRE) && je.lazy &&
+	       !(c >= je.text_lo && c < je.text_hi);
+}
+
+void pr_je_thread_started(void)
+{
+	unsigned ind = ~0U;
+	size_t sz = sizeof(ind);
+
+	/* Reading thread.arena makes jemalloc pick this thread's arena now,
+	 * as its first allocation would; creating it if it must. */
+	if (!__atomic_load_n(&je.attached, __ATOMIC_ACQUIRE) ||
+	    je.mallctl("thread.arena", &ind, &sz, NULL, 0) ||
+	    (ind < je.nslots && je.slots[ind].installed))
+		return;
+	pthread_mutex_lock(&je.lock);
+	if (je.attached)
+		hook_one(ind);
+	pthread_mutex_unlock(&je.lock);
 }
 
 PR_EXPORT int ptreclaim_jemalloc_attach(void)
@@ -502,6 +610,7 @@ PR_EXPORT int ptreclaim_jemalloc_status(struct ptreclaim_jemalloc_status *st,
 	s.arenas_hooked = je.hooked;
 	s.arenas_takeover = je.takeover;
 	s.kernel_frees_tables = pr_caps.pt_reclaim_on_dontneed;
+	s.hooks_at_thread_start = je.attached && je.lazy;
 	s.decommits = pr_counter_sum(PRC_JE_DECOMMITS);
 	s.decommit_bytes = pr_counter_sum(PRC_JE_DECOMMIT_BYTES);
 	s.commits = pr_counter_sum(PRC_JE_COMMITS);
@@ -522,9 +631,9 @@ void pr_je_report(int fd)
 	pthread_mutex_lock(&je.lock);
 	if (je.attached)
 		snprintf(buf, sizeof(buf),
-			 "ptreclaim: jemalloc adapter=attached via=%s object=%s version=%s arenas=%u takeover=%u retain=%d reclaim=%s\n",
+			 "ptreclaim: jemalloc adapter=attached via=%s object=%s version=%s arenas=%u takeover=%u hooking=%s retain=%d reclaim=%s\n",
 			 je.via, je.object, je.version, je.hooked, je.takeover,
-			 je.retain,
+			 je.lazy ? "at-thread-start" : "all-at-attach", je.retain,
 			 pr_caps.pt_reclaim_on_dontneed ? "whole-pmd-dontneed" :
 			 "none (kernel keeps tables)");
 	else

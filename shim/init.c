@@ -50,6 +50,7 @@ static void __attribute__((constructor)) pr_init(void)
 	 */
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 	pr_vmpte_start();
+	pr_threads_init();
 	pr_probe_caps();
 	if (pr_ledger_init(pr_conf.ledger_max) == 0)
 		__atomic_store_n(&pr_ready, 1, __ATOMIC_RELEASE);

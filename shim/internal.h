@@ -105,6 +105,14 @@ pr_hidden unsigned pr_dcm_count(uintptr_t start, uintptr_t end);
 /* --- the jemalloc adapter (adapter_jemalloc.c) --- */
 pr_hidden void pr_je_attach_at_start(void);
 pr_hidden void pr_je_report(int fd);
+/* A thread is being started from caller: should it hook its arena? */
+pr_hidden bool pr_je_wants_thread_start(const void *caller);
+/* In a new thread, before its start routine: hook the arena it picks. */
+pr_hidden void pr_je_thread_started(void);
+
+/* --- thread starts (thread_start.c) --- */
+pr_hidden void pr_threads_init(void);
+pr_hidden bool pr_threads_can_start(void);
 
 /* --- what the kernel can do (probe.c) --- */
 struct pr_caps {

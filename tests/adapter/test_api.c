@@ -2,10 +2,12 @@
 /*
  * The public adapter API in a program linked with libptreclaim and
  * jemalloc (run with PTRECLAIM_CONF=jemalloc:off): attach, reclaim, detach
- * restores the previous hooks, and an application's own hooks on a manual
- * arena are chained, not replaced.
+ * restores the previous hooks, a thread started later gets a hooked arena,
+ * and an application's own hooks on a manual arena are chained, not
+ * replaced.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -82,8 +84,24 @@ static void churn(int flags, uint64_t seed)
 		}
 }
 
+/* A thread started after attach allocates from a hooked arena. */
+static void *thread_arena_hooked(void *arg)
+{
+	unsigned ind;
+	size_t sz = sizeof(ind);
+	void *p = malloc(100000);
+
+	free(p);
+	CHECK(mallctl("thread.arena", &ind, &sz, NULL, 0) == 0);
+	*(int *)arg = hooks_of(ind) != deflt;
+	return NULL;
+}
+
 int main(void)
 {
+	pthread_t th;
+	int hooked = 0;
+
 	struct ptreclaim_jemalloc_status st;
 	extent_hooks_t *orig = hooks_of(0), *app = &app_hooks;
 	unsigned manual;
@@ -103,6 +121,8 @@ int main(void)
 	CHECK(st.decommits > 0 && st.commits > 0);
 	if (st.kernel_frees_tables)
 		CHECK(st.regions_reclaimed > 0);
+	CHECK(pthread_create(&th, NULL, thread_arena_hooked, &hooked) == 0);
+	CHECK(pthread_join(th, NULL) == 0 && hooked);
 
 	/* Detached: the previous hooks are back; jemalloc still works. */
 	CHECK(ptreclaim_jemalloc_detach() == 0);
