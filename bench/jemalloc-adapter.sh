@@ -1,6 +1,7 @@
 #!/bin/sh
-# Interleaved runs of the churn workload under plain jemalloc and under
-# jemalloc with the shim (adapter attached), then medians per column.
+# Interleaved runs of the churn workload under plain jemalloc, under the
+# shim with the adapter off (what the generic shim costs), and under the
+# shim with the adapter attached; then medians per column.
 #   bench/jemalloc-adapter.sh [BUILD_DIR] [ROUNDS] [CHURN ARGS...]
 set -eu
 build=${1:-build}; rounds=${2:-5}
@@ -14,9 +15,11 @@ while [ $i -lt "$rounds" ]; do
 	# Alternate which goes first, so neither always follows the other.
 	if [ $((i % 2)) -eq 0 ]; then
 		LD_PRELOAD=$je "$churn" "$@" >>"$out/plain"
+		PTRECLAIM_CONF=jemalloc:off LD_PRELOAD=$shim:$je "$churn" "$@" >>"$out/off"
 		LD_PRELOAD=$shim:$je "$churn" "$@" >>"$out/shim"
 	else
 		LD_PRELOAD=$shim:$je "$churn" "$@" >>"$out/shim"
+		PTRECLAIM_CONF=jemalloc:off LD_PRELOAD=$shim:$je "$churn" "$@" >>"$out/off"
 		LD_PRELOAD=$je "$churn" "$@" >>"$out/plain"
 	fi
 	i=$((i + 1))
@@ -26,7 +29,7 @@ median() { # file key
 		awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'
 }
 printf '%-6s %9s %9s %7s %10s %9s %9s %9s %9s\n' run vmpte_kb need_kb ratio rss_kb grow_ms free_ms wall_ms cpu_ms
-for r in plain shim; do
+for r in plain off shim; do
 	printf '%-6s' $r
 	for k in vmpte_kb need_kb ratio rss_kb grow_ms free_ms wall_ms cpu_ms; do
 		printf ' %9s' "$(median "$out/$r" $k)"
