@@ -120,7 +120,8 @@ static void usage(void)
 
 static void parse(int argc, char **argv)
 {
-	for (int i = 1; i < argc; i++) {
+	/* Options come in pairs: --name value. */
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!v)
@@ -139,7 +140,6 @@ static void parse(int argc, char **argv)
 			opt.max_ratio = strtod(v, NULL);
 		else
 			usage();
-		i++;
 	}
 	if (!opt.mib || !opt.cluster || !opt.waves || opt.survive_pct > 100)
 		usage();
