@@ -2,11 +2,15 @@
 /*
  * Unit test: the decommit map.  Marks, completion of a region, the
  * whole-PMD reclaim (VmPTE falls by one table, neighbours keep their
- * bytes), batching of adjacent regions, commit, forget, and void marks
- * after a disable.  Linked with the shim's objects.
+ * bytes), batching of adjacent regions, commit, forget, void marks
+ * after a disable, and locks held at fork by threads the child lacks.  Linked with the shim's objects.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../unit/check.h"
 #include "internal.h"
@@ -41,6 +45,51 @@ static bool all_bytes(uintptr_t s, uintptr_t e, unsigned char v)
 		if (*p != v)
 			return false;
 	return true;
+}
+
+static uintptr_t busy_region;
+static volatile int stop;
+
+/* Takes and drops the region's lock as fast as it can. */
+static void *locker(void *arg)
+{
+	(void)arg;
+	while (!stop) {
+		pr_dcm_decommitted(busy_region, busy_region + 4096, true);
+		pr_dcm_committed(busy_region, busy_region + 4096);
+	}
+	return NULL;
+}
+
+/*
+ * fork while another thread takes a region's lock over and over: some
+ * children start with the lock held by a thread they do not have.  They
+ * must get it anyway (or be killed by the alarm).
+ */
+static void fork_with_lock_held(uintptr_t region)
+{
+	pthread_t th;
+	int hung = 0;
+
+	busy_region = region;
+	pthread_create(&th, NULL, locker, NULL);
+	for (int i = 0; i < 300; i++) {
+		int st;
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			alarm(2);
+			pr_dcm_committed(region, region + PR_PMD_SIZE);
+			pr_dcm_decommitted(region, region + 8192, true);
+			_exit(pr_dcm_count(region, region + PR_PMD_SIZE) == 2 ? 0 : 1);
+		}
+		if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+		    WEXITSTATUS(st))
+			hung++;
+	}
+	stop = 1;
+	pthread_join(th, NULL);
+	CHECK(hung == 0);
 }
 
 int main(void)
@@ -113,5 +162,8 @@ int main(void)
 	decommit(a + 6 * PR_PMD_SIZE + MIB, a + 7 * PR_PMD_SIZE);
 	CHECK(pr_counter_sum(PRC_JE_RECLAIM_CALLS) == calls);
 	CHECK(all_bytes(a + 7 * PR_PMD_SIZE, a + 8 * PR_PMD_SIZE, 0xa5));
+
+	pr_dcm_enable(true);
+	fork_with_lock_held(a + 7 * PR_PMD_SIZE);
 	CHECK_DONE();
 }
