@@ -222,6 +222,19 @@ void pr_dcm_decommitted(uintptr_t start, uintptr_t end, bool purged)
 	run_flush(&run);
 }
 
+static bool any_marked(struct dcm_region *r, unsigned first, unsigned last)
+{
+	for (unsigned w = first / 64; w <= last / 64; w++) {
+		unsigned lo = w == first / 64 ? first % 64 : 0;
+		unsigned hi = w == last / 64 ? last % 64 + 1 : 64;
+
+		if (__atomic_load_n(&r->bits[w], __ATOMIC_RELAXED) &
+		    pr_word_mask(lo, hi))
+			return true;
+	}
+	return false;
+}
+
 /* Clear the marks of [start, end): the pages are in use, or not ours. */
 static void unmark(uintptr_t start, uintptr_t end, bool commit)
 {
@@ -241,11 +254,15 @@ static void unmark(uintptr_t start, uintptr_t end, bool commit)
 			continue;
 		}
 		r = region_at(i, false);
-		/* Nothing marked: nothing here can be reclaimed, and the
-		 * range's owner is the only one who could mark it. */
-		if (!commit && pr_bitmap_empty(r->bits))
-			continue;
 		span(base, start, end, &first, &last);
+		/*
+		 * Forgetting pages that are not marked changes nothing, and
+		 * only the pages' owner could be marking them now.  So no lock
+		 * then: munmap (even from a signal handler that interrupted a
+		 * hook on this thread) never waits here for unrelated pages.
+		 */
+		if (!commit && !any_marked(r, first, last))
+			continue;
 		region_lock(r);
 		pr_bitmap_clear(r->bits, first, last);
 		/* Committed pages get a table when touched; an unmapped hole
