@@ -121,6 +121,7 @@ def main():
     ap.add_argument("--waves", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--plain", action="store_true")
+    ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     global VALUE_MIN, VALUE_SPAN
     lo, hi = (int(x) for x in args.values.split("-"))
@@ -193,6 +194,11 @@ def main():
             failures.append("%d of %d survivors read back wrong"
                             % (wrong, len(want)))
         after = measure(args.ptneed, proc.pid)
+        if args.verbose:
+            info = r.call("INFO", "memory").decode()
+            print(" ".join(l for l in info.split("\r\n")
+                           if l.startswith(("allocator_", "used_memory:",
+                                            "used_memory_rss:"))))
         ratio = after["vmpte_kb"] / max(after["need_kb"], 1)
         print("redis %s keys=%d survivors=%d loaded: vmpte_kb=%d rss_kb=%d;"
               " after: vmpte_kb=%d need_kb=%d ratio=%.3f rss_kb=%d wrong=%d"
