@@ -57,9 +57,10 @@ void ptreclaim_report(int fd);
  * The jemalloc adapter (see docs/jemalloc-adapter.md).  With
  * PTRECLAIM_CONF=jemalloc:auto (the default) the shim attaches at start to
  * the jemalloc it finds (mallctl, je_mallctl or _rjem_mallctl): it installs
- * extent hooks on every arena, chained to the hooks already there, so that
- * jemalloc's decommits free page tables.  A program that links the library
- * with jemalloc:off can attach when it likes.
+ * extent hooks, chained to the hooks already there, on the arenas that
+ * exist and on each arena a thread started later picks, so that jemalloc's
+ * decommits free page tables.  A program that links the library with
+ * jemalloc:off can attach when it likes (after a dlopen of jemalloc, say).
  *
  * attach: 0, or -1 with errno ENOENT (no jemalloc), ENOTSUP (not 5.x),
  * EBUSY (no arena took the hooks).  Attaching twice is a no-op.
