@@ -53,6 +53,44 @@ long ptreclaim_reclaimable(void);
 /* Write the summary report (what PTRECLAIM_CONF=stats:1 prints at exit). */
 void ptreclaim_report(int fd);
 
+/*
+ * The jemalloc adapter (see docs/jemalloc-adapter.md).  With
+ * PTRECLAIM_CONF=jemalloc:auto (the default) the shim attaches at start to
+ * the jemalloc it finds (mallctl, je_mallctl or _rjem_mallctl): it installs
+ * extent hooks, chained to the hooks already there, on the arenas that
+ * exist and on each arena a thread started later picks, so that jemalloc's
+ * decommits free page tables.  A program that links the library with
+ * jemalloc:off can attach when it likes (after a dlopen of jemalloc, say).
+ *
+ * attach: 0, or -1 with errno ENOENT (no jemalloc), ENOTSUP (not 5.x),
+ * EBUSY (no arena took the hooks).  Attaching twice is a no-op.
+ * detach: puts back the hooks that were there before, in every arena where
+ * ours are still installed, and stops reclaiming; 0, or -1 with ENOENT if
+ * not attached.  Not to be called from inside jemalloc (a hook).
+ */
+int ptreclaim_jemalloc_attach(void);
+int ptreclaim_jemalloc_detach(void);
+
+struct ptreclaim_jemalloc_status {
+	uint32_t attached;		/* 1 while our hooks are installed */
+	uint32_t arenas_hooked;		/* arenas with our hooks */
+	uint32_t arenas_takeover;	/* of those, where ours decommit */
+	uint32_t kernel_frees_tables;	/* whole-PMD DONTNEED frees a table */
+	uint64_t decommits;		/* successful decommits seen */
+	uint64_t decommit_bytes;
+	uint64_t commits;
+	uint64_t reclaim_calls;		/* whole-PMD madvise calls issued */
+	uint64_t regions_reclaimed;	/* 2 MiB regions they covered */
+	uint64_t pte_pages_reclaimed;	/* of those, regions that had a table */
+	uint32_t hooks_at_thread_start;	/* 1: a new thread's arena is hooked
+					 * when it starts; 0: all at attach */
+	uint32_t reserved;
+};
+
+/* Fill *st (of size sizeof(*st) from the caller's header).  Returns 0. */
+int ptreclaim_jemalloc_status(struct ptreclaim_jemalloc_status *st,
+			      size_t size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,6 +21,7 @@ void pr_conf_defaults(struct pr_conf *conf)
 	conf->profile = false;
 	conf->ledger_max = 64UL << 20;
 	conf->profile_top = 10;
+	conf->jemalloc = true;
 }
 
 static bool parse_bool(const char *v, size_t n, bool *out)
@@ -114,9 +115,19 @@ static int apply(const char *k, size_t kn, const char *v, size_t vn,
 		if (parse_uint(v, vn, 1, 1000, &conf->profile_top))
 			return 0;
 		complain(warn, k, kn, "expected a number from 1 to 1000; using 10");
+	} else if (KEY("jemalloc")) {
+		if (vn == 4 && !strncmp(v, "auto", 4)) {
+			conf->jemalloc = true;
+			return 0;
+		}
+		if (vn == 3 && !strncmp(v, "off", 3)) {
+			conf->jemalloc = false;
+			return 0;
+		}
+		complain(warn, k, kn, "expected auto or off; using auto");
 	} else {
 		complain(warn, k, kn,
-			 "unknown key; accepted: stats, profile, profile_top, ledger_max");
+			 "unknown key; accepted: stats, profile, profile_top, ledger_max, jemalloc");
 	}
 	return -1;
 #undef KEY

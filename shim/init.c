@@ -33,6 +33,7 @@ static void after_fork_parent(void)
 static void after_fork_child(void)
 {
 	urcu_bp_after_fork_child();
+	pr_dcm_after_fork_child();
 }
 
 static void __attribute__((constructor)) pr_init(void)
@@ -49,11 +50,14 @@ static void __attribute__((constructor)) pr_init(void)
 	 */
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 	pr_vmpte_start();
+	pr_threads_init();
 	pr_probe_caps();
 	if (pr_ledger_init(pr_conf.ledger_max) == 0)
 		__atomic_store_n(&pr_ready, 1, __ATOMIC_RELEASE);
 	else
 		warn_stderr("ptreclaim: could not map the ledger; observing nothing\n");
+	/* Calls into jemalloc, which starts it if it has not started yet. */
+	pr_je_attach_at_start();
 }
 
 static void __attribute__((destructor)) pr_fini(void)

@@ -32,6 +32,7 @@ struct pr_conf {
 	bool profile;		/* record purge call sites */
 	size_t ledger_max;	/* bytes of ledger memory at most */
 	unsigned profile_top;	/* call sites in the report */
+	bool jemalloc;		/* attach the jemalloc adapter at start */
 };
 
 typedef void (*pr_warn_fn)(const char *msg);
@@ -55,6 +56,11 @@ enum pr_counter {
 	PRC_MUNMAP, PRC_MMAP, PRC_MREMAP,
 	PRC_PURGED_BYTES, PRC_PMD_ALIGNED, PRC_DROPPED,
 	PRC_BOUND_HITS, PRC_SHIM_NS,
+	/* the jemalloc adapter */
+	PRC_JE_DECOMMITS, PRC_JE_DECOMMIT_BYTES, PRC_JE_DECOMMIT_FAILED,
+	PRC_JE_COMMITS, PRC_JE_RECLAIM_CALLS, PRC_JE_RECLAIM_FAILED,
+	PRC_JE_REGIONS_RECLAIMED, PRC_JE_PTE_RECLAIMED, PRC_JE_UNTRACKED,
+	PRC_JE_NS,
 	PRC_NR
 };
 pr_hidden void pr_count(enum pr_counter c, uint64_t n);
@@ -77,6 +83,36 @@ pr_hidden uint64_t pr_ledger_full(void);
 typedef void (*pr_live_fn)(uintptr_t base, uint64_t inuse[8], void *arg);
 pr_hidden void pr_ledger_for_each_live(pr_live_fn fn, void *arg);
 pr_hidden void pr_ledger_maintain(void);
+
+/* --- pages an allocator decommitted, and their reclaim (decommit_map.c) --- */
+/*
+ * [start, end) was decommitted by the allocator's protocol: it will commit
+ * before touching it again.  purged: the caller's MADV_DONTNEED covered it
+ * (false: fresh memory never touched).  Fully decommitted regions are
+ * reclaimed here with one aligned madvise per run of adjacent regions.
+ */
+pr_hidden void pr_dcm_decommitted(uintptr_t start, uintptr_t end, bool purged);
+/* The allocator is committing [start, end): call before it can touch it. */
+pr_hidden void pr_dcm_committed(uintptr_t start, uintptr_t end);
+/* [start, end) is unmapped or no longer the allocator's. */
+pr_hidden void pr_dcm_forget(uintptr_t start, uintptr_t end);
+/* Allow reclaim (attached) or not; voids every mark made so far. */
+pr_hidden void pr_dcm_enable(bool on);
+pr_hidden void pr_dcm_after_fork_child(void);
+/* Marked pages in [start, end), for tests. */
+pr_hidden unsigned pr_dcm_count(uintptr_t start, uintptr_t end);
+
+/* --- the jemalloc adapter (adapter_jemalloc.c) --- */
+pr_hidden void pr_je_attach_at_start(void);
+pr_hidden void pr_je_report(int fd);
+/* A thread is being started from caller: should it hook its arena? */
+pr_hidden bool pr_je_wants_thread_start(const void *caller);
+/* In a new thread, before its start routine: hook the arena it picks. */
+pr_hidden void pr_je_thread_started(void);
+
+/* --- thread starts (thread_start.c) --- */
+pr_hidden void pr_threads_init(void);
+pr_hidden bool pr_threads_can_start(void);
 
 /* --- what the kernel can do (probe.c) --- */
 struct pr_caps {

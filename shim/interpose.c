@@ -146,6 +146,9 @@ static void observe_unmapped(uintptr_t start, size_t len)
 	cs = enter();
 	t0 = pr_now_ns();
 	pr_ledger_drop(start, start + page_up(len));
+	/* Decommitted pages that are unmapped are no longer the allocator's:
+	 * whatever is mapped there next must never be reclaimed. */
+	pr_dcm_forget(start, start + page_up(len));
 	pr_count(PRC_SHIM_NS, pr_now_ns() - t0);
 	leave(cs);
 }

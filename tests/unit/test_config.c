@@ -73,5 +73,20 @@ int main(void)
 	CHECK(bad == 2 && !c.stats && warnings == 2);
 	c = parse(",,stats:1,", &bad);
 	CHECK(bad == 0 && c.stats);
+
+	/* The jemalloc adapter: auto (default) or off. */
+	c = parse(NULL, &bad);
+	CHECK(c.jemalloc);
+	c = parse("jemalloc:off", &bad);
+	CHECK(bad == 0 && !c.jemalloc);
+	c = parse("jemalloc:off,jemalloc:auto", &bad);
+	CHECK(bad == 0 && c.jemalloc);
+	c = parse("jemalloc:no", &bad);
+	CHECK(bad == 1 && c.jemalloc && strstr(last, "jemalloc") &&
+	      strstr(last, "auto or off"));
+	c = parse("jemalloc:offf", &bad);
+	CHECK(bad == 1 && c.jemalloc);
+	c = parse("nope:1", &bad);
+	CHECK(bad == 1 && strstr(last, "jemalloc"));
 	CHECK_DONE();
 }

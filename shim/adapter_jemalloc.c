@@ -1,0 +1,663 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * adapter_jemalloc.c - extent hooks that let jemalloc's purges free page
+ * tables, safely.
+ *
+ * jemalloc gives extents back by trying decommit before purge_forced, and it
+ * calls commit before it touches an uncommitted extent again.  Our hooks make
+ * decommit succeed (MADV_DONTNEED, so the pages read as zero after commit)
+ * and record the pages in the decommit map; commit clears them there before
+ * returning.  The map then knows exactly which pages are out of use, and
+ * reclaims a region's table once all 512 of its pages are (decommit_map.c).
+ *
+ * Every hook chains to the hooks that were installed before ours.  With
+ * jemalloc's own hooks on an overcommitting kernel, the default commit and
+ * decommit are no-ops that fail, so ours replace them ("takeover").  With
+ * anything else (the application's hooks, or vm.overcommit_memory=2) ours
+ * only observe: a decommit is recorded when the previous hook succeeded.
+ *
+ * Attaching calls mallctl, found with dlsym, so it happens only from the
+ * constructor or the public API, never from an interposed call.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+
+#include <jemalloc/jemalloc.h>
+
+#include "internal.h"
+
+typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
+typedef void *(*mallocx_fn)(size_t, int);
+typedef void (*dallocx_fn)(void *, int);
+
+/* One per hooked arena.  jemalloc passes &hooks to every hook. */
+struct je_slot {
+	extent_hooks_t hooks;
+	extent_hooks_t *old;	/* what was installed before ours */
+	unsigned arena;
+	bool takeover;		/* old commit/decommit are failing no-ops */
+	bool installed;
+	bool burnt;		/* lost a race once: never reused */
+};
+
+static struct {
+	pthread_mutex_t lock;
+	mallctl_fn mallctl;
+	const char *via;	/* the symbol that found jemalloc */
+	char object[128];	/* the object that defines it */
+	char version[64];
+	struct je_slot *slots;
+	unsigned nslots;
+	unsigned hooked;
+	unsigned takeover;	/* of hooked, how many replace commit/decommit */
+	extent_hooks_t *def;	/* jemalloc's own hooks, if known */
+	bool overcommit;	/* jemalloc's commit/decommit are no-ops */
+	bool retain;
+	bool lazy;		/* arenas hooked as threads pick them */
+	uintptr_t text_lo, text_hi;	/* jemalloc's object */
+	bool attached;
+	const char *why_not;	/* reason, when not attached */
+} je = { .lock = PTHREAD_MUTEX_INITIALIZER, .why_not = "not tried" };
+
+static struct je_slot *slot_of(extent_hooks_t *h)
+{
+	return (struct je_slot *)h;
+}
+
+/* --- the hooks --- */
+
+static void *h_alloc(extent_hooks_t *h, void *new_addr, size_t size,
+		     size_t align, bool *zero, bool *commit, unsigned ind)
+{
+	struct je_slot *s = slot_of(h);
+	bool want_commit = *commit;
+	void *p = s->old->alloc(s->old, new_addr, size, align, zero, commit,
+				ind);
+
+	/*
+	 * jemalloc asked for uncommitted memory (it grows its retained set
+	 * that way) and got fresh, committed pages.  Say they are not
+	 * committed: jemalloc will commit what it uses, and the rest counts as
+	 * decommitted from the start, so the regions at its edges can
+	 * complete.
+	 */
+	if (p && s->takeover && !want_commit && *commit) {
+		uint64_t t0 = pr_now_ns();
+
+		pr_dcm_decommitted((uintptr_t)p, (uintptr_t)p + size, false);
+		*commit = false;
+		pr_count(PRC_JE_NS, pr_now_ns() - t0);
+	}
+	return p;
+}
+
+static bool h_dalloc(extent_hooks_t *h, void *addr, size_t size,
+		     bool committed, unsigned ind)
+{
+	struct je_slot *s = slot_of(h);
+	uintptr_t a = (uintptr_t)addr;
+	bool kept;
+
+	/* Forget first: once the old hook unmaps, the range is anyone's. */
+	pr_dcm_forget(a, a + size);
+	kept = s->old->dalloc(s->old, addr, size, committed, ind);
+	if (kept && !committed)
+		pr_dcm_decommitted(a, a + size, true);
+	return kept;
+}
+
+static void h_destroy(extent_hooks_t *h, void *addr, size_t size,
+		      bool committed, unsigned ind)
+{
+	struct je_slot *s = slot_of(h);
+
+	pr_dcm_forget((uintptr_t)addr, (uintptr_t)addr + size);
+	s->old->destroy(s->old, addr, size, committed, ind);
+}
+
+static bool h_commit(extent_hooks_t *h, void *addr, size_t size,
+		     size_t off, size_t len, unsigned ind)
+{
+	struct je_slot *s = slot_of(h);
+	uintptr_t a = (uintptr_t)addr + off;
+	uint64_t t0 = pr_now_ns();
+	bool failed = false;
+
+	/* Unmark before jemalloc can touch a byte: a reclaim holding the
+	 * region's lock finishes first, and none starts after. */
+	pr_dcm_committed(a, a + len);
+	pr_count(PRC_JE_COMMITS, 1);
+	pr_count(PRC_JE_NS, pr_now_ns() - t0);
+	/* Our decommit only purged: the pages are mapped, and read zero. */
+	if (!s->takeover)
+		failed = !s->old->commit ||
+			 s->old->commit(s->old, addr, size, off, len, ind);
+	return failed;
+}
+
+static bool h_decommit(extent_hooks_t *h, void *addr, size_t size,
+		       size_t off, size_t len, unsigned ind)
+{
+	struct je_slot *s = slot_of(h);
+	uintptr_t a = (uintptr_t)addr + off;
+	uint64_t t0;
+
+	if (s->takeover) {
+		if (pr_sys(SYS_madvise, (long)a, (long)len, MADV_DONTNEED, 0, 0,
+			   0)) {
+			/* mlocked, say: jemalloc falls back to purging. */
+			pr_count(PRC_JE_DECOMMIT_FAILED, 1);
+			return true;
+		}
+	} else if (!s->old->decommit ||
+		   s->old->decommit(s->old, addr, size, off, len, ind)) {
+		return true;
+	}
+	t0 = pr_now_ns();
+	pr_dcm_decommitted(a, a + len, true);
+	pr_count(PRC_JE_DECOMMITS, 1);
+	pr_count(PRC_JE_DECOMMIT_BYTES, len);
+	pr_count(PRC_JE_NS, pr_now_ns() - t0);
+	return false;
+}
+
+static bool h_purge_lazy(extent_hooks_t *h, void *addr, size_t size,
+			 size_t off, size_t len, unsigned ind)
+{
+	struct je_slot *s = slot_of(h);
+
+	return s->old->purge_lazy(s->old, addr, size, off, len, ind);
+}
+
+static bool h_purge_forced(extent_hooks_t *h, void *addr, size_t size,
+			   size_t off, size_t len, unsigned ind)
+{
+	struct je_slot *s = slot_of(h);
+
+	return s->old->purge_forced(s->old, addr, size, off, len, ind);
+}
+
+static bool h_split(extent_hooks_t *h, void *addr, size_t size, size_t a,
+		    size_t b, bool committed, unsigned ind)
+{
+	struct je_slot *s = slot_of(h);
+
+	return s->old->split(s->old, addr, size, a, b, committed, ind);
+}
+
+static bool h_merge(extent_hooks_t *h, void *a, size_t sa, void *b,
+		    size_t sb, bool committed, unsigned ind)
+{
+	struct je_slot *s = slot_of(h);
+
+	return s->old->merge(s->old, a, sa, b, sb, committed, ind);
+}
+
+/*
+ * Our table for one arena.  Where the old hooks leave a slot NULL (jemalloc
+ * then skips that operation), ours does too, except commit and decommit,
+ * which we offer in takeover.  In takeover with opt.retain, jemalloc's own
+ * dalloc always declines, and jemalloc does not even try it: leaving ours
+ * NULL keeps it that way (a non-NULL dalloc costs jemalloc a deregister and
+ * reregister of the extent on every give-back).
+ */
+static void slot_fill(struct je_slot *s, extent_hooks_t *old, unsigned arena,
+		      bool takeover)
+{
+	memset(s, 0, sizeof(*s));
+	s->old = old;
+	s->arena = arena;
+	s->takeover = takeover;
+	s->hooks.alloc = h_alloc;
+	s->hooks.dalloc = old->dalloc && !(takeover && je.retain) ?
+			  h_dalloc : NULL;
+	s->hooks.destroy = old->destroy ? h_destroy : NULL;
+	s->hooks.commit = takeover || old->commit ? h_commit : NULL;
+	s->hooks.decommit = takeover || old->decommit ? h_decommit : NULL;
+	s->hooks.purge_lazy = old->purge_lazy ? h_purge_lazy : NULL;
+	s->hooks.purge_forced = old->purge_forced ? h_purge_forced : NULL;
+	s->hooks.split = old->split ? h_split : NULL;
+	s->hooks.merge = old->merge ? h_merge : NULL;
+}
+
+/* --- finding jemalloc --- */
+
+static const char *const prefixes[] = { "", "je_", "_rjem_" };
+
+static void *sym(const char *prefix, const char *name)
+{
+	char full[64];
+
+	snprintf(full, sizeof(full), "%s%s", prefix, name);
+	return dlsym(RTLD_DEFAULT, full);
+}
+
+static bool find_jemalloc(const char **prefix)
+{
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(*prefixes); i++) {
+		mallctl_fn f = (mallctl_fn)sym(prefixes[i], "mallctl");
+		Dl_info info;
+
+		if (!f)
+			continue;
+		je.mallctl = f;
+		je.via = i == 0 ? "mallctl" : i == 1 ? "je_mallctl" :
+			 "_rjem_mallctl";
+		*prefix = prefixes[i];
+		if (dladdr((void *)f, &info) && info.dli_fname)
+			snprintf(je.object, sizeof(je.object), "%s",
+				 *info.dli_fname ? info.dli_fname : "(main program)");
+		return true;
+	}
+	return false;
+}
+
+static bool same_object(const void *a, const void *b)
+{
+	Dl_info ia, ib;
+
+	return dladdr(a, &ia) && dladdr(b, &ib) && ia.dli_fbase == ib.dli_fbase;
+}
+
+static bool is_main_program(const void *p)
+{
+	return same_object(p, (const void *)getauxval(AT_PHDR));
+}
+
+static int ctl_get(const char *name, void *out, size_t len)
+{
+	size_t sz = len;
+
+	return je.mallctl(name, out, &sz, NULL, 0) || sz != len ? -1 : 0;
+}
+
+/* arena.<i>.initialized is a snapshot taken at the last "epoch". */
+static void refresh_epoch(void)
+{
+	uint64_t e = 1;
+	size_t sz = sizeof(e);
+
+	je.mallctl("epoch", &e, &sz, &e, sizeof(e));
+}
+
+static int arena_hooks(unsigned i, extent_hooks_t **old, extent_hooks_t *new)
+{
+	char name[64];
+	size_t sz = sizeof(*old);
+
+	snprintf(name, sizeof(name), "arena.%u.extent_hooks", i);
+	return je.mallctl(name, old, &sz, new ? &new : NULL,
+			  new ? sizeof(new) : 0);
+}
+
+/*
+ * jemalloc's own hooks: what an automatic arena that does not exist yet
+ * reports.  When every one exists, hooks defined in jemalloc's own shared
+ * object are its own; in a program that links jemalloc statically, we can't
+ * tell them from the application's and assume the application's.
+ */
+static extent_hooks_t *default_hooks(unsigned nauto, extent_hooks_t *any)
+{
+	for (unsigned i = nauto; i-- > 0;) {
+		char name[64];
+		bool init = true;
+		extent_hooks_t *h;
+
+		snprintf(name, sizeof(name), "arena.%u.initialized", i);
+		if (ctl_get(name, &init, sizeof(init)) == 0 && !init &&
+		    arena_hooks(i, &h, NULL) == 0)
+			return h;
+	}
+	if (any && same_object(any, (void *)je.mallctl) &&
+	    !is_main_program((void *)je.mallctl))
+		return any;
+	return NULL;
+}
+
+/* Does the kernel overcommit?  jemalloc asks the same question at start,
+ * and its default commit and decommit fail as no-ops when it does. */
+static bool kernel_overcommits(void)
+{
+	char buf[8];
+
+	return pr_read_file("/proc/sys/vm/overcommit_memory", buf,
+			    sizeof(buf)) > 0 && (buf[0] == '0' || buf[0] == '1');
+}
+
+/*
+ * The huge arena (allocations above opt.oversize_threshold) is created on
+ * first use, and mallctl can't create it for us: make one such allocation.
+ */
+static void create_huge_arena(const char *prefix, unsigned nauto)
+{
+	mallocx_fn mx = (mallocx_fn)sym(prefix, "mallocx");
+	dallocx_fn dx = (dallocx_fn)sym(prefix, "dallocx");
+	size_t thresh = 0;
+	extent_hooks_t *h;
+	void *p;
+
+	if (!mx || !dx || ctl_get("opt.oversize_threshold", &thresh,
+				  sizeof(thresh)) || !thresh ||
+	    arena_hooks(nauto, &h, NULL) == 0)
+		return;
+	p = mx(thresh, 0);
+	if (p)
+		dx(p, 0);
+}
+
+/*
+ * Put our hooks on arena i, chained to what it has.  The old hooks are read
+ * first and the swap returns what was really there: if another thread
+ * changed them in between, the arena gets its hooks back and our slot is
+ * never used again (jemalloc may have called it in that instant).
+ */
+static bool hook_one(unsigned i)
+{
+	struct je_slot *s;
+	extent_hooks_t *old, *prev;
+
+	if (i >= je.nslots)
+		return false;
+	s = &je.slots[i];
+	if (s->installed || s->burnt)
+		return s->installed;
+	/* Arenas that are not there (manual ones destroyed, the huge arena
+	 * not created) answer EFAULT. */
+	if (arena_hooks(i, &old, NULL) || !old || old->alloc == h_alloc)
+		return false;
+	slot_fill(s, old, i, je.overcommit && old == je.def);
+	if (arena_hooks(i, &prev, &s->hooks))
+		return false;
+	if (prev != old) {
+		arena_hooks(i, &old, prev);
+		s->burnt = true;
+		return false;
+	}
+	s->installed = true;
+	je.hooked++;
+	je.takeover += s->takeover;
+	return true;
+}
+
+static bool arena_exists(unsigned i)
+{
+	char name[64];
+	bool init = false;
+
+	snprintf(name, sizeof(name), "arena.%u.initialized", i);
+	return ctl_get(name, &init, sizeof(init)) == 0 && init;
+}
+
+/*
+ * Eager: every automatic arena, created now with our hooks (writing an
+ * absent automatic arena's hooks creates it).  Lazy: the arenas that exist;
+ * each thread started later hooks the arena it picks (thread_start.c).
+ */
+static int hook_arenas(unsigned n, bool eager)
+{
+	struct je_slot *slots = pr_map(n * sizeof(*slots));
+
+	if (!slots) {
+		je.why_not = "no memory for the hook tables";
+		return -ENOMEM;
+	}
+	je.slots = slots;
+	je.nslots = n;
+	for (unsigned i = 0; i < n; i++)
+		if (eager || arena_exists(i))
+			hook_one(i);
+	return 0;
+}
+
+/* Threads pick an arena per CPU at every allocation with percpu_arena:
+ * no thread start tells us which one, so all must be hooked up front. */
+static bool percpu_arenas(void)
+{
+	const char *mode = NULL;
+	size_t sz = sizeof(mode);
+
+	return je.mallctl("opt.percpu_arena", &mode, &sz, NULL, 0) == 0 &&
+	       mode && strcmp(mode, "disabled") != 0;
+}
+
+/* The address range of jemalloc's object, to tell its own thread starts. */
+static int find_range(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t base = (uintptr_t)arg, lo = UINTPTR_MAX, hi = 0;
+
+	(void)size;
+	if (info->dlpi_addr != base)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (base + ph->p_vaddr < lo)
+			lo = base + ph->p_vaddr;
+		if (base + ph->p_vaddr + ph->p_memsz > hi)
+			hi = base + ph->p_vaddr + ph->p_memsz;
+	}
+	je.text_lo = lo;
+	je.text_hi = hi;
+	return 1;
+}
+
+static int attach_locked(void)
+{
+	const char *prefix = "";
+	unsigned nauto = 0, n = 0;
+	extent_hooks_t *arena0 = NULL, *def;
+	const char *version = NULL;
+	Dl_info info;
+	size_t sz = sizeof(version);
+
+	if (je.attached)
+		return 0;
+	je.hooked = je.takeover = 0;
+	if (!find_jemalloc(&prefix)) {
+		je.why_not = "jemalloc not found (no mallctl, je_mallctl or _rjem_mallctl)";
+		return -ENOENT;
+	}
+	if (je.mallctl("version", &version, &sz, NULL, 0) || !version) {
+		je.why_not = "mallctl(\"version\") failed";
+		return -ENOTSUP;
+	}
+	snprintf(je.version, sizeof(je.version), "%s", version);
+	/* Extent hooks are the 5.x interface (4.x had chunk hooks). */
+	if (version[0] != '5' || version[1] != '.') {
+		je.why_not = "jemalloc version is not 5.x";
+		return -ENOTSUP;
+	}
+	if (ctl_get("opt.narenas", &nauto, sizeof(nauto))) {
+		je.why_not = "mallctl(\"opt.narenas\") failed";
+		return -ENOTSUP;
+	}
+	ctl_get("opt.retain", &je.retain, sizeof(je.retain));
+	refresh_epoch();
+	arena_hooks(0, &arena0, NULL);
+	def = default_hooks(nauto, arena0);
+	create_huge_arena(prefix, nauto);
+	if (ctl_get("arenas.narenas", &n, sizeof(n)) || !n) {
+		je.why_not = "mallctl(\"arenas.narenas\") failed";
+		return -ENOTSUP;
+	}
+	je.def = def;
+	je.overcommit = def && kernel_overcommits();
+	je.lazy = pr_threads_can_start() && !percpu_arenas();
+	refresh_epoch();
+	if (dladdr((void *)je.mallctl, &info))
+		dl_iterate_phdr(find_range, info.dli_fbase);
+	/* Marks from any earlier attachment are void from here on. */
+	pr_dcm_enable(true);
+	if (hook_arenas(n, !je.lazy) < 0 || !je.hooked) {
+		pr_dcm_enable(false);
+		if (!je.hooked && je.slots)
+			je.why_not = "no arena accepted our extent hooks";
+		return -EBUSY;
+	}
+	je.why_not = NULL;
+	__atomic_store_n(&je.attached, true, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static int detach_locked(void)
+{
+	unsigned restored = 0;
+
+	if (!je.attached)
+		return -ENOENT;
+	for (unsigned i = 0; i < je.nslots; i++) {
+		struct je_slot *s = &je.slots[i];
+		extent_hooks_t *cur;
+
+		if (!s->installed)
+			continue;
+		/* Only where ours are still the arena's hooks. */
+		if (arena_hooks(s->arena, &cur, NULL) == 0 && cur == &s->hooks &&
+		    arena_hooks(s->arena, &cur, s->old) == 0)
+			restored++;
+		s->installed = false;
+	}
+	/* The slots stay mapped: a hook may still be running on one. */
+	pr_dcm_enable(false);
+	__atomic_store_n(&je.attached, false, __ATOMIC_RELEASE);
+	je.hooked = je.takeover = 0;
+	je.why_not = "detached";
+	return (int)restored;
+}
+
+bool pr_je_wants_thread_start(const void *caller)
+{
+	uintptr_t c = (uintptr_t)caller;
+
+	/* jemalloc starting its own background thread: it may hold its locks. */
+	return __atomic_load_n(&je.attached, __ATOMIC_ACQUIRE) && je.lazy &&
+	       !(c >= je.text_lo && c < je.text_hi);
+}
+
+void pr_je_thread_started(void)
+{
+	unsigned ind = ~0U;
+	size_t sz = sizeof(ind);
+
+	/* Reading thread.arena makes jemalloc pick this thread's arena now,
+	 * as its first allocation would; creating it if it must. */
+	if (!__atomic_load_n(&je.attached, __ATOMIC_ACQUIRE) ||
+	    je.mallctl("thread.arena", &ind, &sz, NULL, 0) ||
+	    (ind < je.nslots && je.slots[ind].installed))
+		return;
+	pthread_mutex_lock(&je.lock);
+	if (je.attached)
+		hook_one(ind);
+	pthread_mutex_unlock(&je.lock);
+}
+
+PR_EXPORT int ptreclaim_jemalloc_attach(void)
+{
+	int r;
+
+	pthread_mutex_lock(&je.lock);
+	r = attach_locked();
+	pthread_mutex_unlock(&je.lock);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return 0;
+}
+
+PR_EXPORT int ptreclaim_jemalloc_detach(void)
+{
+	int r;
+
+	pthread_mutex_lock(&je.lock);
+	r = detach_locked();
+	pthread_mutex_unlock(&je.lock);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return 0;
+}
+
+void pr_je_attach_at_start(void)
+{
+	if (!pr_conf.jemalloc) {
+		je.why_not = "off by configuration";
+		return;
+	}
+	pthread_mutex_lock(&je.lock);
+	attach_locked();
+	pthread_mutex_unlock(&je.lock);
+}
+
+PR_EXPORT int ptreclaim_jemalloc_status(struct ptreclaim_jemalloc_status *st,
+					size_t size)
+{
+	struct ptreclaim_jemalloc_status s = { 0 };
+
+	if (!st)
+		return -1;
+	pthread_mutex_lock(&je.lock);
+	s.attached = je.attached;
+	s.arenas_hooked = je.hooked;
+	s.arenas_takeover = je.takeover;
+	s.kernel_frees_tables = pr_caps.pt_reclaim_on_dontneed;
+	s.hooks_at_thread_start = je.attached && je.lazy;
+	s.decommits = pr_counter_sum(PRC_JE_DECOMMITS);
+	s.decommit_bytes = pr_counter_sum(PRC_JE_DECOMMIT_BYTES);
+	s.commits = pr_counter_sum(PRC_JE_COMMITS);
+	s.reclaim_calls = pr_counter_sum(PRC_JE_RECLAIM_CALLS);
+	s.regions_reclaimed = pr_counter_sum(PRC_JE_REGIONS_RECLAIMED);
+	s.pte_pages_reclaimed = pr_counter_sum(PRC_JE_PTE_RECLAIMED);
+	pthread_mutex_unlock(&je.lock);
+	memcpy(st, &s, size < sizeof(s) ? size : sizeof(s));
+	return 0;
+}
+
+#define U(x) ((unsigned long long)(x))
+
+void pr_je_report(int fd)
+{
+	char buf[512];
+
+	pthread_mutex_lock(&je.lock);
+	if (je.attached)
+		snprintf(buf, sizeof(buf),
+			 "ptreclaim: jemalloc adapter=attached via=%s object=%s version=%s arenas=%u takeover=%u hooking=%s retain=%d reclaim=%s\n",
+			 je.via, je.object, je.version, je.hooked, je.takeover,
+			 je.lazy ? "at-thread-start" : "all-at-attach", je.retain,
+			 pr_caps.pt_reclaim_on_dontneed ? "whole-pmd-dontneed" :
+			 "none (kernel keeps tables)");
+	else
+		snprintf(buf, sizeof(buf),
+			 "ptreclaim: jemalloc adapter=off reason=\"%s\"\n",
+			 je.why_not);
+	pthread_mutex_unlock(&je.lock);
+	pr_write_str(fd, buf);
+	if (!pr_counter_sum(PRC_JE_DECOMMITS) && !pr_counter_sum(PRC_JE_COMMITS))
+		return;
+	snprintf(buf, sizeof(buf),
+		 "ptreclaim: jemalloc decommits=%llu decommit_bytes=%llu decommit_failed=%llu commits=%llu\n",
+		 U(pr_counter_sum(PRC_JE_DECOMMITS)),
+		 U(pr_counter_sum(PRC_JE_DECOMMIT_BYTES)),
+		 U(pr_counter_sum(PRC_JE_DECOMMIT_FAILED)),
+		 U(pr_counter_sum(PRC_JE_COMMITS)));
+	pr_write_str(fd, buf);
+	snprintf(buf, sizeof(buf),
+		 "ptreclaim: jemalloc pte_pages_reclaimed=%llu regions_reclaimed=%llu reclaim_calls=%llu reclaim_failed=%llu untracked=%llu hook_time_ns=%llu\n",
+		 U(pr_counter_sum(PRC_JE_PTE_RECLAIMED)),
+		 U(pr_counter_sum(PRC_JE_REGIONS_RECLAIMED)),
+		 U(pr_counter_sum(PRC_JE_RECLAIM_CALLS)),
+		 U(pr_counter_sum(PRC_JE_RECLAIM_FAILED)),
+		 U(pr_counter_sum(PRC_JE_UNTRACKED)),
+		 U(pr_counter_sum(PRC_JE_NS)));
+	pr_write_str(fd, buf);
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ptneed PID - print "vmpte_kb=N need_kb=N rss_kb=N" for another process:
+ * its VmPTE, and the page tables what it maps now needs (pagemap).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "pt_need.h"
+
+int main(int argc, char **argv)
+{
+	struct pt_need n;
+	pid_t pid;
+
+	if (argc != 2 || (pid = (pid_t)atoi(argv[1])) <= 0) {
+		fprintf(stderr, "usage: ptneed PID\n");
+		return 2;
+	}
+	if (pt_need_scan(pid, &n)) {
+		perror("ptneed");
+		return 1;
+	}
+	printf("vmpte_kb=%ld need_kb=%llu rss_kb=%ld\n",
+	       proc_status_kb(pid, "VmPTE"),
+	       (unsigned long long)pt_need_kb(&n), proc_status_kb(pid, "VmRSS"));
+	return 0;
+}
