@@ -21,6 +21,9 @@ void pr_conf_defaults(struct pr_conf *conf)
 	conf->profile = false;
 	conf->ledger_max = 64UL << 20;
 	conf->profile_top = 10;
+	conf->fence = true;
+	conf->fence_rate = 2000;
+	conf->fence_batch = 16;
 }
 
 static bool parse_bool(const char *v, size_t n, bool *out)
@@ -114,9 +117,26 @@ static int apply(const char *k, size_t kn, const char *v, size_t vn,
 		if (parse_uint(v, vn, 1, 1000, &conf->profile_top))
 			return 0;
 		complain(warn, k, kn, "expected a number from 1 to 1000; using 10");
+	} else if (KEY("fence")) {
+		if ((vn == 4 && !strncmp(v, "auto", 4)) ||
+		    (vn == 3 && !strncmp(v, "off", 3))) {
+			conf->fence = vn == 4;
+			return 0;
+		}
+		complain(warn, k, kn, "expected auto or off; using auto");
+	} else if (KEY("fence_rate")) {
+		if (parse_uint(v, vn, 1, 1000000, &conf->fence_rate))
+			return 0;
+		complain(warn, k, kn,
+			 "expected windows per second from 1 to 1000000; using 2000");
+	} else if (KEY("fence_batch")) {
+		if (parse_uint(v, vn, 1, 512, &conf->fence_batch))
+			return 0;
+		complain(warn, k, kn,
+			 "expected 2 MiB regions per window from 1 to 512; using 16");
 	} else {
 		complain(warn, k, kn,
-			 "unknown key; accepted: stats, profile, profile_top, ledger_max");
+			 "unknown key; accepted: stats, profile, profile_top, ledger_max, fence, fence_rate, fence_batch");
 	}
 	return -1;
 #undef KEY

@@ -32,6 +32,10 @@ struct pr_conf {
 	bool profile;		/* record purge call sites */
 	size_t ledger_max;	/* bytes of ledger memory at most */
 	unsigned profile_top;	/* call sites in the report */
+	/* the userfaultfd fence (reclaim_fence.c) */
+	bool fence;		/* fence:auto (true) or fence:off */
+	unsigned fence_rate;	/* fence windows per second at most */
+	unsigned fence_batch;	/* 2 MiB regions per window at most */
 };
 
 typedef void (*pr_warn_fn)(const char *msg);
@@ -78,12 +82,51 @@ typedef void (*pr_live_fn)(uintptr_t base, uint64_t inuse[8], void *arg);
 pr_hidden void pr_ledger_for_each_live(pr_live_fn fn, void *arg);
 pr_hidden void pr_ledger_maintain(void);
 
-/* --- what the kernel can do (probe.c) --- */
+/* --- what the kernel can do (probe.c, caps.c) --- */
+enum pr_uffd_mode { PR_UFFD_NONE, PR_UFFD_USER_ONLY, PR_UFFD_FULL };
 struct pr_caps {
 	bool pt_reclaim_on_dontneed;	/* whole-PMD DONTNEED frees the table */
+	/* caps.c */
+	int advice;			/* MADV_RECLAIM_PT from sysfs, -1: none */
+	enum pr_uffd_mode uffd;		/* the best userfaultfd we can have */
+	const char *uffd_via;		/* how (for the report) */
+	int uffd_err;			/* errno of the full-mode attempt */
+	uint64_t uffd_features;		/* UFFDIO_API features offered */
+	int unpriv_uffd_sysctl;		/* vm.unprivileged_userfaultfd, -1 */
+	bool cap_sys_ptrace;
+	bool dev_uffd;			/* /dev/userfaultfd opens */
+	long page_size, pmd_size;
 };
 extern pr_hidden struct pr_caps pr_caps;
 pr_hidden void pr_probe_caps(void);
+pr_hidden void pr_caps_probe_more(void);
+pr_hidden long pr_uffd_open(void);
+pr_hidden const char *pr_uffd_mode_name(enum pr_uffd_mode m);
+
+#define PR_MAX_MTHP 16
+struct pr_mthp {
+	unsigned kb;
+	char enabled[16];
+};
+struct pr_thp {
+	char enabled[16], defrag[32], shmem_enabled[16];
+	long max_ptes_none;
+	unsigned nr_mthp;
+	struct pr_mthp mthp[PR_MAX_MTHP];
+};
+pr_hidden void pr_caps_thp(struct pr_thp *t);
+
+/* Reclaim strategies, safest first; which one serves which allocator. */
+enum pr_strategy {
+	PR_STRAT_ADVICE, PR_STRAT_JEMALLOC_HOOKS, PR_STRAT_FENCE,
+	PR_STRAT_OBSERVE, PR_STRAT_NONE
+};
+enum pr_alloc { PR_ALLOC_JEMALLOC, PR_ALLOC_TCMALLOC, PR_ALLOC_MIMALLOC,
+		PR_ALLOC_GLIBC };
+pr_hidden enum pr_strategy pr_strategy_for(enum pr_alloc a, const char **why);
+pr_hidden const char *pr_strategy_name(enum pr_strategy s);
+/* Why the fence can't run here, or NULL. */
+pr_hidden const char *pr_fence_unavailable(void);
 
 /* --- VmPTE sampling (vmpte.c) --- */
 pr_hidden long pr_vmpte_kb(void);
