@@ -54,10 +54,13 @@ static void __attribute__((constructor)) pr_init(void)
 		__atomic_store_n(&pr_ready, 1, __ATOMIC_RELEASE);
 	else
 		warn_stderr("ptreclaim: could not map the ledger; observing nothing\n");
+	/* Last: it may start a thread, which starts the allocator. */
+	pr_fence_start();
 }
 
 static void __attribute__((destructor)) pr_fini(void)
 {
+	pr_fence_stop();
 	if (pr_conf.stats)
 		pr_report(2);
 }

@@ -81,6 +81,23 @@ pr_hidden uint64_t pr_ledger_full(void);
 typedef void (*pr_live_fn)(uintptr_t base, uint64_t inuse[8], void *arg);
 pr_hidden void pr_ledger_for_each_live(pr_live_fn fn, void *arg);
 pr_hidden void pr_ledger_maintain(void);
+#define PR_LEDGER_LAZY 1u	/* MADV_FREE: pages may still be mapped */
+#define PR_LEDGER_FULL 2u	/* every page purged */
+typedef void (*pr_live_ex_fn)(uintptr_t base, unsigned flags,
+			      uint64_t inuse[8], void *arg);
+pr_hidden void pr_ledger_for_each_live_ex(pr_live_ex_fn fn, void *arg);
+pr_hidden void pr_ledger_zapped(uintptr_t base);
+
+/* --- the userfaultfd fence (reclaim_fence.c) --- */
+pr_hidden void pr_fence_start(void);
+pr_hidden void pr_fence_stop(void);
+pr_hidden void pr_fence_kick(void);
+/* Around a call that can unmap or replace [lo, hi): waits while a fence
+ * window covers it.  Pass begin's result to end. */
+pr_hidden bool pr_fence_mm_begin(uintptr_t lo, uintptr_t hi);
+pr_hidden void pr_fence_mm_end(bool token);
+pr_hidden const char *pr_fence_mode(void);
+pr_hidden void pr_fence_report(int fd);
 
 /* --- what the kernel can do (probe.c, caps.c) --- */
 enum pr_uffd_mode { PR_UFFD_NONE, PR_UFFD_USER_ONLY, PR_UFFD_FULL };
@@ -141,6 +158,11 @@ pr_hidden void pr_profile_report(int fd, unsigned top);
 
 /* --- verification against pagemap (verify.c) --- */
 pr_hidden long pr_verify_reclaimable(void);
+/* Lazily freed regions the last verification found still mapped. */
+pr_hidden long pr_verify_waiting(void);
+/* Mark in inuse the entries of one region's pagemap that are not empty
+ * (present, swapped, a marker); returns how many. */
+pr_hidden unsigned pr_pagemap_in_use(const uint64_t *pm, uint64_t inuse[8]);
 
 /* --- the report (report.c) --- */
 pr_hidden void pr_report(int fd);

@@ -22,6 +22,7 @@ enum {
 	REGION_LIVE = 1 << 0,	/* some page is marked purged */
 	REGION_FULL = 1 << 1,	/* every page is marked purged */
 	REGION_LAZY = 1 << 2,	/* MADV_FREE seen: pages may still be mapped */
+	REGION_ZAPPED = 1 << 3,	/* a fence freed the table; no purge since */
 };
 
 struct pr_region {
@@ -188,10 +189,12 @@ static void state_clear(struct pr_region *r, uint32_t flag, uint64_t *counter)
 /* Bring FULL in line with the bits after a change. */
 static void region_settle(struct pr_region *r)
 {
-	if (pr_bitmap_full(r->purged))
+	if (pr_bitmap_full(r->purged)) {
 		state_set(r, REGION_FULL, &nr_full);
-	else
+	} else {
 		state_clear(r, REGION_FULL, &nr_full);
+		state_clear(r, REGION_ZAPPED, NULL);
+	}
 }
 
 static void region_reset(struct pr_region *r)
@@ -248,6 +251,8 @@ void pr_ledger_purged(uintptr_t start, uintptr_t end, enum pr_purge_kind kind,
 		pr_bitmap_set(r->purged, first, last);
 		__atomic_store_n(&r->changed_ns, now, __ATOMIC_RELAXED);
 		state_set(r, REGION_LIVE, &nr_live);
+		/* A purge means pages were in use: a table may be back. */
+		state_clear(r, REGION_ZAPPED, NULL);
 		if (kind == PR_PURGE_FREE)
 			state_set(r, REGION_LAZY, NULL);
 		else if (whole)
@@ -346,8 +351,9 @@ void pr_ledger_for_each_live(pr_live_fn fn, void *arg)
 	for_each_linked(r) {
 		uint64_t inuse[PR_BITMAP_WORDS] = { 0 };
 
-		if (!(__atomic_load_n(&r->state, __ATOMIC_RELAXED) &
-		      REGION_LIVE))
+		/* A region whose table a fence freed is not reclaimable. */
+		if ((__atomic_load_n(&r->state, __ATOMIC_RELAXED) &
+		     (REGION_LIVE | REGION_ZAPPED)) != REGION_LIVE)
 			continue;
 		fn(r->base, inuse, arg);
 		if (pr_bitmap_empty(inuse))
@@ -397,4 +403,53 @@ void pr_ledger_maintain(void)
 		free_list = r;
 	}
 	pthread_mutex_unlock(&free_lock);
+}
+
+/*
+ * Every region with purged pages whose table no fence has freed since,
+ * with PR_LEDGER_FULL when all its pages are purged and PR_LEDGER_LAZY
+ * when MADV_FREE was part of it (its pages may stay mapped until the
+ * kernel discards them).  Like pr_ledger_for_each_live, pages fn marks in
+ * inuse are taken out of the ledger.
+ */
+void pr_ledger_for_each_live_ex(pr_live_ex_fn fn, void *arg)
+{
+	if (!table)
+		return;
+	rd_lock();
+	for_each_linked(r) {
+		uint64_t inuse[PR_BITMAP_WORDS] = { 0 };
+		uint32_t st = __atomic_load_n(&r->state, __ATOMIC_RELAXED);
+
+		if ((st & (REGION_LIVE | REGION_ZAPPED)) != REGION_LIVE)
+			continue;
+		fn(r->base, (st & REGION_LAZY ? PR_LEDGER_LAZY : 0) |
+			    (st & REGION_FULL ? PR_LEDGER_FULL : 0),
+		   inuse, arg);
+		if (pr_bitmap_empty(inuse))
+			continue;
+		for (int w = 0; w < PR_BITMAP_WORDS; w++)
+			__atomic_fetch_and(&r->purged[w], ~inuse[w],
+					   __ATOMIC_RELAXED);
+		region_settle(r);
+	}
+	rd_unlock();
+}
+
+/*
+ * A fence freed the table of the region at base.  The pages stay purged
+ * (the allocator still thinks of them as given back), but the region is
+ * not offered again until a purge shows pages were in use meanwhile.
+ */
+void pr_ledger_zapped(uintptr_t base)
+{
+	struct pr_region *r;
+
+	if (!table)
+		return;
+	rd_lock();
+	r = region_find(base);
+	if (r && (__atomic_load_n(&r->state, __ATOMIC_RELAXED) & REGION_FULL))
+		state_set(r, REGION_ZAPPED, NULL);
+	rd_unlock();
 }
