@@ -24,6 +24,7 @@ void pr_conf_defaults(struct pr_conf *conf)
 	conf->fence = true;
 	conf->fence_rate = 2000;
 	conf->fence_batch = 16;
+	conf->fence_delay_ms = 500;
 }
 
 static bool parse_bool(const char *v, size_t n, bool *out)
@@ -134,9 +135,14 @@ static int apply(const char *k, size_t kn, const char *v, size_t vn,
 			return 0;
 		complain(warn, k, kn,
 			 "expected 2 MiB regions per window from 1 to 512; using 16");
+	} else if (KEY("fence_delay_ms")) {
+		if (parse_uint(v, vn, 0, 60000, &conf->fence_delay_ms))
+			return 0;
+		complain(warn, k, kn,
+			 "expected milliseconds from 0 to 60000; using 500");
 	} else {
 		complain(warn, k, kn,
-			 "unknown key; accepted: stats, profile, profile_top, ledger_max, fence, fence_rate, fence_batch");
+			 "unknown key; accepted: stats, profile, profile_top, ledger_max, fence, fence_rate, fence_batch, fence_delay_ms");
 	}
 	return -1;
 #undef KEY

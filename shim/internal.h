@@ -36,6 +36,7 @@ struct pr_conf {
 	bool fence;		/* fence:auto (true) or fence:off */
 	unsigned fence_rate;	/* fence windows per second at most */
 	unsigned fence_batch;	/* 2 MiB regions per window at most */
+	unsigned fence_delay_ms; /* a region must stay complete this long */
 };
 
 typedef void (*pr_warn_fn)(const char *msg);
@@ -84,7 +85,8 @@ pr_hidden void pr_ledger_maintain(void);
 #define PR_LEDGER_LAZY 1u	/* MADV_FREE: pages may still be mapped */
 #define PR_LEDGER_FULL 2u	/* every page purged */
 typedef void (*pr_live_ex_fn)(uintptr_t base, unsigned flags,
-			      uint64_t inuse[8], void *arg);
+			      uint64_t changed_ns, uint64_t inuse[8],
+			      void *arg);
 pr_hidden void pr_ledger_for_each_live_ex(pr_live_ex_fn fn, void *arg);
 pr_hidden void pr_ledger_zapped(uintptr_t base);
 

@@ -189,12 +189,10 @@ static void state_clear(struct pr_region *r, uint32_t flag, uint64_t *counter)
 /* Bring FULL in line with the bits after a change. */
 static void region_settle(struct pr_region *r)
 {
-	if (pr_bitmap_full(r->purged)) {
+	if (pr_bitmap_full(r->purged))
 		state_set(r, REGION_FULL, &nr_full);
-	} else {
+	else
 		state_clear(r, REGION_FULL, &nr_full);
-		state_clear(r, REGION_ZAPPED, NULL);
-	}
 }
 
 static void region_reset(struct pr_region *r)
@@ -282,6 +280,8 @@ void pr_ledger_in_use(uintptr_t start, uintptr_t end, uint64_t now)
 		span(base, start, end, &first, &last);
 		pr_bitmap_clear(r->purged, first, last);
 		__atomic_store_n(&r->changed_ns, now, __ATOMIC_RELAXED);
+		/* Pages are mapped again, so is a table. */
+		state_clear(r, REGION_ZAPPED, NULL);
 		region_settle(r);
 	}
 	rd_unlock();
@@ -425,7 +425,8 @@ void pr_ledger_for_each_live_ex(pr_live_ex_fn fn, void *arg)
 			continue;
 		fn(r->base, (st & REGION_LAZY ? PR_LEDGER_LAZY : 0) |
 			    (st & REGION_FULL ? PR_LEDGER_FULL : 0),
-		   inuse, arg);
+		   __atomic_load_n(&r->changed_ns, __ATOMIC_RELAXED), inuse,
+		   arg);
 		if (pr_bitmap_empty(inuse))
 			continue;
 		for (int w = 0; w < PR_BITMAP_WORDS; w++)
@@ -439,7 +440,8 @@ void pr_ledger_for_each_live_ex(pr_live_ex_fn fn, void *arg)
 /*
  * A fence freed the table of the region at base.  The pages stay purged
  * (the allocator still thinks of them as given back), but the region is
- * not offered again until a purge shows pages were in use meanwhile.
+ * not offered again until a purge, or pages found in use, show that a
+ * table may be back.
  */
 void pr_ledger_zapped(uintptr_t base)
 {
@@ -449,7 +451,7 @@ void pr_ledger_zapped(uintptr_t base)
 		return;
 	rd_lock();
 	r = region_find(base);
-	if (r && (__atomic_load_n(&r->state, __ATOMIC_RELAXED) & REGION_FULL))
+	if (r && (__atomic_load_n(&r->state, __ATOMIC_RELAXED) & REGION_LIVE))
 		state_set(r, REGION_ZAPPED, NULL);
 	rd_unlock();
 }

@@ -85,6 +85,7 @@ static struct {
 	uint32_t win_seq;
 	int win_waiters;
 	uint64_t next_window_ns;
+	uint64_t due_ns;		/* a pass is due then (0: none) */
 	/* buffers, from mmap */
 	uint64_t *bases;
 	uint64_t *pm_buf;
@@ -439,8 +440,9 @@ static void fence_run(uintptr_t lo, unsigned n, const uint8_t *lazy)
 
 		if (F.ok[k] && !rn.abort)
 			continue;
-		if (lazy[k]) {
-			ADD(waiting, 1);
+		if (lazy[k] & PR_LEDGER_LAZY) {
+			if (lazy[k] & PR_LEDGER_FULL)
+				ADD(waiting, 1);
 			continue;
 		}
 		if (!pr_bitmap_empty(iu)) {
@@ -455,21 +457,30 @@ static void fence_run(uintptr_t lo, unsigned n, const uint8_t *lazy)
 struct collect {
 	size_t n;
 	bool more;
+	uint64_t now, delay_ns;
+	uint64_t next_ns;	/* when the youngest skipped region is due */
 };
 
-static void collect_one(uintptr_t base, unsigned flags, uint64_t inuse[8],
-			void *arg)
+static void collect_one(uintptr_t base, unsigned flags, uint64_t changed,
+			uint64_t inuse[8], void *arg)
 {
 	struct collect *c = arg;
 
 	(void)inuse;
-	if (!(flags & PR_LEDGER_FULL))
+	/* Fresh completions wait: memory the program just purged is what it
+	 * is likeliest to touch next, and some kernel accesses (ptrace,
+	 * /proc/pid/mem) can't wait for a fence: they fail in a window. */
+	if (changed + c->delay_ns > c->now) {
+		if (!c->next_ns || changed + c->delay_ns < c->next_ns)
+			c->next_ns = changed + c->delay_ns;
 		return;
+	}
 	if (c->n >= FENCE_COLLECT_MAX) {
 		c->more = true;
 		return;
 	}
-	F.bases[c->n++] = base | (flags & PR_LEDGER_LAZY ? 1 : 0);
+	/* Bases are 2 MiB aligned: the low bits carry the flags. */
+	F.bases[c->n++] = base | (flags & (PR_LEDGER_LAZY | PR_LEDGER_FULL));
 }
 
 static void sift(uint64_t *a, size_t i, size_t n)
@@ -515,9 +526,11 @@ static bool lock_work(void)
 }
 
 /* Returns false when told to stop. */
-static bool pass(void)
+static bool pass(bool now)
 {
-	struct collect c = { 0 };
+	struct collect c = { .now = pr_now_ns(),
+			     .delay_ns = now ? 0 :
+					 pr_conf.fence_delay_ms * 1000000ULL };
 	uint64_t pm[PR_PAGES_PER_PMD];
 	uint8_t lazy[512];
 	uintptr_t run_lo = 0;
@@ -530,6 +543,7 @@ static bool pass(void)
 		return false;
 	pr_ledger_for_each_live_ex(collect_one, &c);
 	pthread_mutex_unlock(&F.work);
+	__atomic_store_n(&F.due_ns, c.next_ns, __ATOMIC_RELAXED);
 	if (!c.n)
 		return true;
 	sort_u64(F.bases, c.n);
@@ -537,14 +551,15 @@ static bool pass(void)
 	S.waiting = 0;
 	for (size_t i = 0; i <= c.n; i++) {
 		uintptr_t base = 0;
-		bool is_lazy = false;
+		uint8_t is_lazy = 0;
 
 		if (i < c.n) {
 			uint64_t in[PR_BITMAP_WORDS] = { 0 };
 			long r;
 
-			base = (uintptr_t)(F.bases[i] & ~1ULL);
-			is_lazy = F.bases[i] & 1;
+			base = (uintptr_t)(F.bases[i] & ~(PR_PMD_SIZE - 1));
+			is_lazy = (uint8_t)(F.bases[i] & (PR_LEDGER_LAZY |
+							  PR_LEDGER_FULL));
 			/* A look without the fence first: most regions with
 			 * pages in use are found here, for the price of a
 			 * read. */
@@ -553,8 +568,11 @@ static bool pass(void)
 			if (r != (long)sizeof(pm))
 				continue;
 			if (pr_pagemap_in_use(pm, in)) {
-				if (is_lazy) {
-					ADD(waiting, 1);
+				if (is_lazy & PR_LEDGER_LAZY) {
+					/* Maybe lazily freed pages the kernel
+					 * has not discarded yet. */
+					if (is_lazy & PR_LEDGER_FULL)
+						ADD(waiting, 1);
 				} else if (lock_work()) {
 					ADD(not_empty, 1);
 					correct_ledger(base, in);
@@ -591,6 +609,8 @@ static bool pass(void)
 
 static void *fence_main(void *arg)
 {
+	uint64_t last_maintain = pr_now_ns(), last_purges = 0;
+
 	(void)arg;
 	pr_sys(SYS_prctl, PR_SET_NAME, (long)"ptreclaim-fence", 0, 0, 0, 0);
 	for (;;) {
@@ -598,10 +618,18 @@ static void *fence_main(void *arg)
 				       { .fd = (int)F.uffd, .events = POLLIN } };
 		struct timespec ts = { FENCE_TIMER_MS / 1000,
 				       (FENCE_TIMER_MS % 1000) * 1000000L };
-		uint64_t v, req;
+		uint64_t v, req, due = __atomic_load_n(&F.due_ns, __ATOMIC_RELAXED);
+		uint64_t now = pr_now_ns(), purges;
+		bool flush;
 		bool work;
 		long r;
 
+		if (due && due < now + FENCE_TIMER_MS * 1000000ULL) {
+			uint64_t d = due > now ? due - now : 0;
+
+			ts.tv_sec = (time_t)(d / 1000000000ULL);
+			ts.tv_nsec = (long)(d % 1000000000ULL);
+		}
 		__atomic_store_n(&F.sleeping, 1, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&F.dirty, __ATOMIC_SEQ_CST) ||
 		    __atomic_load_n(&F.flush_req, __ATOMIC_SEQ_CST) >
@@ -618,22 +646,30 @@ static void *fence_main(void *arg)
 			__atomic_store_n(&F.kicked, 0, __ATOMIC_SEQ_CST);
 		}
 		req = __atomic_load_n(&F.flush_req, __ATOMIC_SEQ_CST);
+		flush = req > __atomic_load_n(&F.flush_done, __ATOMIC_SEQ_CST);
+		purges = pr_counter_sum(PRC_DONTNEED) + pr_counter_sum(PRC_FREE);
+		now = pr_now_ns();
+		/* Woken by a completed region, a flush, a region coming due,
+		 * or the timer after purges: regions need not be complete to
+		 * be empty (pages never touched are never purged). */
 		work = __atomic_exchange_n(&F.dirty, 0, __ATOMIC_SEQ_CST) ||
-		       req > __atomic_load_n(&F.flush_done, __ATOMIC_SEQ_CST) ||
-		       r == 0;
+		       flush || (r == 0 && ((due && due <= now + 1000000) ||
+					    purges != last_purges));
 		if (!work)
 			continue;
-		if (req <= __atomic_load_n(&F.flush_done, __ATOMIC_SEQ_CST) &&
-		    r != 0)
+		if (!flush && r != 0 && !pr_conf.fence_delay_ms)
 			sleep_ns(FENCE_SETTLE_NS);
-		if (!pass())
+		last_purges = purges;
+		if (!pass(flush))
 			break;
 		__atomic_store_n(&F.flush_done, req, __ATOMIC_SEQ_CST);
-		if (r == 0 && lock_work()) {
-			/* Idle: recycle ledger entries (needs a grace
-			 * period, fine here). */
+		now = pr_now_ns();
+		if (now - last_maintain > 1000000000ULL && lock_work()) {
+			/* Recycle idle ledger entries: it needs a grace
+			 * period, which is fine on this thread. */
 			pr_ledger_maintain();
 			pthread_mutex_unlock(&F.work);
+			last_maintain = now;
 		}
 	}
 	return NULL;

@@ -60,8 +60,8 @@ unsigned pr_pagemap_in_use(const uint64_t *pm, uint64_t inuse[8])
 	return n;
 }
 
-static void check_region(uintptr_t base, unsigned flags, uint64_t inuse[8],
-			 void *arg)
+static void check_region(uintptr_t base, unsigned flags, uint64_t changed,
+			 uint64_t inuse[8], void *arg)
 {
 	struct verify *v = arg;
 	uint64_t pm[PR_PAGES_PER_PMD];
@@ -69,6 +69,7 @@ static void check_region(uintptr_t base, unsigned flags, uint64_t inuse[8],
 	long off = (long)(base >> PR_PAGE_SHIFT) * 8;
 	long r = pr_sys(SYS_pread64, v->fd, (long)pm, sizeof(pm), off, 0, 0);
 
+	(void)changed;
 	if (r != (long)sizeof(pm)) {
 		v->err = r < 0 ? r : -EIO;
 		return;
