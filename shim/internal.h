@@ -88,6 +88,7 @@ typedef void (*pr_live_ex_fn)(uintptr_t base, unsigned flags,
 			      uint64_t changed_ns, uint64_t inuse[8],
 			      void *arg);
 pr_hidden void pr_ledger_for_each_live_ex(pr_live_ex_fn fn, void *arg);
+/* Not offered to for_each_live(_ex) again until a purge in it. */
 pr_hidden void pr_ledger_zapped(uintptr_t base);
 
 /* --- the userfaultfd fence (reclaim_fence.c) --- */

@@ -22,7 +22,8 @@ enum {
 	REGION_LIVE = 1 << 0,	/* some page is marked purged */
 	REGION_FULL = 1 << 1,	/* every page is marked purged */
 	REGION_LAZY = 1 << 2,	/* MADV_FREE seen: pages may still be mapped */
-	REGION_ZAPPED = 1 << 3,	/* a fence freed the table; no purge since */
+	REGION_ZAPPED = 1 << 3,	/* parked by a fence: its table freed, or its
+				 * pages found in use; no purge since */
 };
 
 struct pr_region {

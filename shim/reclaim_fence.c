@@ -64,6 +64,7 @@ struct pr_procmap_query {
 #define FENCE_COLLECT_MAX	65536	/* regions looked at per pass */
 #define FENCE_SETTLE_NS		1000000	/* let a burst of purges finish */
 #define FENCE_TIMER_MS		1000	/* rescan waiting regions */
+#define FENCE_GAP_NS		20000000 /* between passes that come due */
 #define FENCE_CHANGER_SPINS	2000	/* then give the window up */
 
 enum { FS_OFF, FS_ACTIVE, FS_UNAVAILABLE };
@@ -448,6 +449,7 @@ static void fence_run(uintptr_t lo, unsigned n, const uint8_t *lazy)
 		if (!pr_bitmap_empty(iu)) {
 			ADD(not_empty, 1);
 			correct_ledger(lo + (uintptr_t)k * PR_PMD_SIZE, iu);
+			pr_ledger_zapped(lo + (uintptr_t)k * PR_PMD_SIZE);
 		}
 	}
 }
@@ -576,6 +578,9 @@ static bool pass(bool now)
 				} else if (lock_work()) {
 					ADD(not_empty, 1);
 					correct_ledger(base, in);
+					/* Pages in use only go with a purge
+					 * (or an unmap): wait for one. */
+					pr_ledger_zapped(base);
 					pthread_mutex_unlock(&F.work);
 				} else {
 					return false;
@@ -609,7 +614,7 @@ static bool pass(bool now)
 
 static void *fence_main(void *arg)
 {
-	uint64_t last_maintain = pr_now_ns(), last_purges = 0;
+	uint64_t last_maintain = pr_now_ns(), last_purges = 0, last_pass = 0;
 
 	(void)arg;
 	pr_sys(SYS_prctl, PR_SET_NAME, (long)"ptreclaim-fence", 0, 0, 0, 0);
@@ -624,6 +629,9 @@ static void *fence_main(void *arg)
 		bool work;
 		long r;
 
+		/* Passes come at least FENCE_GAP_NS apart, to batch. */
+		if (due && due < last_pass + FENCE_GAP_NS)
+			due = last_pass + FENCE_GAP_NS;
 		if (due && due < now + FENCE_TIMER_MS * 1000000ULL) {
 			uint64_t d = due > now ? due - now : 0;
 
@@ -654,7 +662,9 @@ static void *fence_main(void *arg)
 		 * be empty (pages never touched are never purged). */
 		work = __atomic_exchange_n(&F.dirty, 0, __ATOMIC_SEQ_CST) ||
 		       flush || (r == 0 && ((due && due <= now + 1000000) ||
-					    purges != last_purges));
+					    purges != last_purges ||
+					    __atomic_load_n(&S.waiting,
+							    __ATOMIC_RELAXED)));
 		if (!work)
 			continue;
 		if (!flush && r != 0 && !pr_conf.fence_delay_ms)
@@ -662,6 +672,7 @@ static void *fence_main(void *arg)
 		last_purges = purges;
 		if (!pass(flush))
 			break;
+		last_pass = pr_now_ns();
 		__atomic_store_n(&F.flush_done, req, __ATOMIC_SEQ_CST);
 		now = pr_now_ns();
 		if (now - last_maintain > 1000000000ULL && lock_work()) {
