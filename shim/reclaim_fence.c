@@ -352,7 +352,7 @@ static void fence_run(uintptr_t lo, unsigned n, const uint8_t *lazy)
 	r = pr_sys(SYS_ioctl, F.uffd, UFFDIO_REGISTER, (long)&reg, 0, 0, 0);
 	if (r < 0) {
 		window_close();
-		if (n > 1 && r != -EBUSY) {
+		if (n > 1) {
 			fence_each(lo, n, lazy);
 			return;
 		}
@@ -883,17 +883,14 @@ void pr_fence_report(int fd)
 		 U(S.aborted), U(S.contended));
 	pr_write_str(fd, buf);
 	snprintf(buf, sizeof(buf),
-		 "ptreclaim: fence window_us mean=%llu max=%llu passes=%llu vma_check=%s unmap_events=%s late_unmap=%llu forks=%llu%s%s\n",
+		 "ptreclaim: fence window_us mean=%llu max=%llu passes=%llu vma_check=%s unmap_events=%s late_unmap=%llu forks=%llu%s%s%s\n",
 		 U(S.win_ns_total / w / 1000), U(S.win_ns_max / 1000),
 		 U(S.passes), F.procmap ? "procmap" : "register-only",
 		 F.unmap_events ? "on" : "off", U(S.late_unmap), U(S.forks),
 		 S.busy ? " note=\"regions registered with another userfaultfd (EBUSY) were left alone\"" : "",
-		 S.last_err ? " last_errno=" : "");
+		 S.last_err ? " last_errno=" : "",
+		 S.last_err ? strerrorname_np(S.last_err) : "");
 	pr_write_str(fd, buf);
-	if (S.last_err) {
-		snprintf(buf, sizeof(buf), "%s\n", strerrorname_np(S.last_err));
-		pr_write_str(fd, buf);
-	}
 }
 
 /* ---- the public API ---- */

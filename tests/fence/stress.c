@@ -219,7 +219,11 @@ int main(int argc, char **argv)
 		pthread_create(&ws[i], NULL, worker, (void *)(uintptr_t)i);
 	pthread_create(&sg, NULL, signaller, ws);
 
-	for (round_no = 1; round_no <= rounds; round_no++) {
+	/* The rounds asked for, and more (up to ten times as many) until a
+	 * fault has met an open window. */
+	for (round_no = 1; round_no <= rounds ||
+	     (round_no <= 10 * rounds && !fstats().faults_in_window);
+	     round_no++) {
 		memfd_fill();
 		fill_pages(area, NREG * NPG, round_no);
 		purge_pieces(area, NREG * PMD, MADV_DONTNEED);
@@ -233,10 +237,11 @@ int main(int argc, char **argv)
 		pthread_barrier_wait(&bar);	/* workers done */
 		flush();
 		check_round();
-		if (round_no == 1 || round_no == rounds)
+		if (round_no == 1)
 			printf("stress: round %u VmPTE %ld -> %ld kB\n", round_no,
 			       pte0, status_kb("VmPTE"));
 	}
+	rounds = round_no - 1;
 	running = 0;
 	pthread_barrier_wait(&bar);
 	for (int i = 0; i < NWORK; i++)
