@@ -90,6 +90,8 @@ typedef void (*pr_live_ex_fn)(uintptr_t base, unsigned flags,
 pr_hidden void pr_ledger_for_each_live_ex(pr_live_ex_fn fn, void *arg);
 /* Not offered to for_each_live(_ex) again until a purge in it. */
 pr_hidden void pr_ledger_zapped(uintptr_t base);
+pr_hidden void pr_ledger_park(uintptr_t base, uint64_t seen_ns,
+			      const uint64_t inuse[8]);
 
 /* --- the userfaultfd fence (reclaim_fence.c) --- */
 pr_hidden void pr_fence_start(void);

@@ -456,3 +456,32 @@ void pr_ledger_zapped(uintptr_t base)
 		state_set(r, REGION_ZAPPED, NULL);
 	rd_unlock();
 }
+
+/*
+ * Pages in use (inuse) were found in the region at base, which had not
+ * changed since seen_ns: take them out of the ledger and park the region
+ * until its next purge.  If a purge came in meanwhile, leave it all be:
+ * its pages may be free now, and the next pass looks again.
+ */
+void pr_ledger_park(uintptr_t base, uint64_t seen_ns, const uint64_t inuse[8])
+{
+	struct pr_region *r;
+
+	if (!table)
+		return;
+	rd_lock();
+	r = region_find(base);
+	if (r && __atomic_load_n(&r->changed_ns, __ATOMIC_SEQ_CST) == seen_ns) {
+		for (int w = 0; w < PR_BITMAP_WORDS; w++)
+			__atomic_fetch_and(&r->purged[w], ~inuse[w],
+					   __ATOMIC_RELAXED);
+		region_settle(r);
+		__atomic_fetch_or(&r->state, REGION_ZAPPED, __ATOMIC_SEQ_CST);
+		/* A purge that raced with us clears ZAPPED after it stores
+		 * changed_ns; if we see its store, undo ourselves. */
+		if (__atomic_load_n(&r->changed_ns, __ATOMIC_SEQ_CST) != seen_ns)
+			__atomic_fetch_and(&r->state, ~REGION_ZAPPED,
+					   __ATOMIC_SEQ_CST);
+	}
+	rd_unlock();
+}

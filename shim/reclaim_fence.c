@@ -258,9 +258,11 @@ static void window_close(void)
 		futex(&F.win_seq, FUTEX_WAKE_PRIVATE, INT_MAX, 0);
 }
 
-/* 1: every VMA in [lo, hi) is private anonymous; 0: not; -1: can't tell
- * (no PROCMAP_QUERY; registration then guarantees anon, shmem or
- * hugetlb, and an empty pagemap makes the zap lose nothing in any). */
+/* 1: [lo, hi) is covered by private anonymous VMAs; 0: some VMA is not
+ * private anonymous; -2: there is a hole (registration allows holes, but
+ * a table half outside its VMA can't be freed by a zap); -1: can't tell
+ * (no PROCMAP_QUERY: registration then guarantees anon, shmem or hugetlb,
+ * and an empty pagemap makes the zap lose nothing in any of them). */
 static int vma_private_anon(uintptr_t lo, uintptr_t hi)
 {
 	uintptr_t a = lo;
@@ -273,7 +275,9 @@ static int vma_private_anon(uintptr_t lo, uintptr_t hi)
 		long r = pr_sys(SYS_ioctl, F.maps, PR_PROCMAP_QUERY, (long)&q,
 				0, 0, 0);
 
-		if (r < 0 || q.vma_start > a || q.vma_end <= a)
+		if (r == -ENOENT || (r == 0 && q.vma_start > a))
+			return -2;
+		if (r < 0 || q.vma_end <= a)
 			return 0;
 		if ((q.vma_flags & PR_PROCMAP_VMA_SHARED) || q.inode ||
 		    q.dev_major || q.dev_minor)
@@ -281,27 +285,6 @@ static int vma_private_anon(uintptr_t lo, uintptr_t hi)
 		a = (uintptr_t)q.vma_end;
 	}
 	return 1;
-}
-
-static void correct_ledger(uintptr_t base, const uint64_t *inuse)
-{
-	uint64_t now = pr_now_ns();
-	unsigned i = 0;
-
-	while (i < PR_PAGES_PER_PMD) {
-		unsigned j;
-
-		if (!(inuse[i / 64] >> (i % 64) & 1)) {
-			i++;
-			continue;
-		}
-		for (j = i; j < PR_PAGES_PER_PMD &&
-			    (inuse[j / 64] >> (j % 64) & 1); j++)
-			;
-		pr_ledger_in_use(base + ((uintptr_t)i << PR_PAGE_SHIFT),
-				 base + ((uintptr_t)j << PR_PAGE_SHIFT), now);
-		i = j;
-	}
 }
 
 static void rate_limit(void)
@@ -315,21 +298,21 @@ static void rate_limit(void)
 	F.next_window_ns = (F.next_window_ns > now ? F.next_window_ns : now) + gap;
 }
 
-static void fence_run(uintptr_t lo, unsigned n, const uint8_t *lazy);
+static void fence_run(uintptr_t lo, unsigned n, const uint8_t *lazy,
+		      const uint64_t *chg);
 
 /* Registration failed for a run of several regions: one by one. */
-static void fence_each(uintptr_t lo, unsigned n, const uint8_t *lazy)
+static void fence_each(uintptr_t lo, unsigned n, const uint8_t *lazy,
+		       const uint64_t *chg)
 {
-	uint8_t one[1];
-
-	for (unsigned i = 0; i < n; i++) {
-		one[0] = lazy[i];
-		fence_run(lo + (uintptr_t)i * PR_PMD_SIZE, 1, one);
-	}
+	for (unsigned i = 0; i < n; i++)
+		fence_run(lo + (uintptr_t)i * PR_PMD_SIZE, 1, lazy + i, chg + i);
 }
 
-/* One window over n adjacent completed regions.  Called with F.work. */
-static void fence_run(uintptr_t lo, unsigned n, const uint8_t *lazy)
+/* One window over n adjacent candidate regions (lazy: their ledger
+ * flags, chg: when the ledger last saw them change).  Called with F.work. */
+static void fence_run(uintptr_t lo, unsigned n, const uint8_t *lazy,
+		      const uint64_t *chg)
 {
 	struct run rn = { .lo = lo, .hi = lo + (uintptr_t)n * PR_PMD_SIZE,
 			  .n = n };
@@ -353,7 +336,7 @@ static void fence_run(uintptr_t lo, unsigned n, const uint8_t *lazy)
 	if (r < 0) {
 		window_close();
 		if (n > 1) {
-			fence_each(lo, n, lazy);
+			fence_each(lo, n, lazy, chg);
 			return;
 		}
 		S.last_err = (int)-r;
@@ -373,9 +356,16 @@ static void fence_run(uintptr_t lo, unsigned n, const uint8_t *lazy)
 	}
 
 	anon = vma_private_anon(rn.lo, rn.hi);
-	memset(F.ok, anon != 0, n);
+	if ((anon == 0 || anon == -2) && n > 1) {
+		/* Some region of the run is not for us: find out which. */
+		pr_sys(SYS_ioctl, F.uffd, UFFDIO_UNREGISTER, (long)&unreg, 0, 0, 0);
+		window_close();
+		fence_each(lo, n, lazy, chg);
+		return;
+	}
+	memset(F.ok, anon == 1 || anon == -1, n);
 	memset(F.inuse, 0, (size_t)n * PR_BITMAP_WORDS * 8);
-	if (anon) {
+	if (anon == 1 || anon == -1) {
 		r = pr_sys(SYS_pread64, F.pm, (long)F.pm_buf, (long)pm_bytes,
 			   (long)(lo >> PR_PAGE_SHIFT) * 8, 0, 0);
 		if (r != (long)pm_bytes) {
@@ -429,8 +419,12 @@ static void fence_run(uintptr_t lo, unsigned n, const uint8_t *lazy)
 	ADD(win_ns_total, dt);
 	if (dt > S.win_ns_max)
 		S.win_ns_max = dt;
-	if (!anon) {
-		ADD(not_anon, n);
+	if (anon == 0 || anon == -2) {
+		if (anon == 0)
+			ADD(not_anon, n);
+		else
+			ADD(unmapped, n);
+		/* Only unmapping can free its table: forget it. */
 		pr_ledger_drop(rn.lo, rn.hi);
 		return;
 	}
@@ -448,8 +442,7 @@ static void fence_run(uintptr_t lo, unsigned n, const uint8_t *lazy)
 		}
 		if (!pr_bitmap_empty(iu)) {
 			ADD(not_empty, 1);
-			correct_ledger(lo + (uintptr_t)k * PR_PMD_SIZE, iu);
-			pr_ledger_zapped(lo + (uintptr_t)k * PR_PMD_SIZE);
+			pr_ledger_park(lo + (uintptr_t)k * PR_PMD_SIZE, chg[k], iu);
 		}
 	}
 }
@@ -482,37 +475,44 @@ static void collect_one(uintptr_t base, unsigned flags, uint64_t changed,
 		return;
 	}
 	/* Bases are 2 MiB aligned: the low bits carry the flags. */
-	F.bases[c->n++] = base | (flags & (PR_LEDGER_LAZY | PR_LEDGER_FULL));
+	F.bases[2 * c->n] = base | (flags & (PR_LEDGER_LAZY | PR_LEDGER_FULL));
+	F.bases[2 * c->n + 1] = changed;
+	c->n++;
+}
+
+/* Heap sort of (key, value) pairs by key; no malloc, no recursion. */
+static void swap_pair(uint64_t *a, size_t i, size_t j)
+{
+	uint64_t k = a[2 * i], v = a[2 * i + 1];
+
+	a[2 * i] = a[2 * j];
+	a[2 * i + 1] = a[2 * j + 1];
+	a[2 * j] = k;
+	a[2 * j + 1] = v;
 }
 
 static void sift(uint64_t *a, size_t i, size_t n)
 {
 	for (;;) {
 		size_t c = 2 * i + 1;
-		uint64_t t;
 
 		if (c >= n)
 			return;
-		if (c + 1 < n && a[c + 1] > a[c])
+		if (c + 1 < n && a[2 * (c + 1)] > a[2 * c])
 			c++;
-		if (a[i] >= a[c])
+		if (a[2 * i] >= a[2 * c])
 			return;
-		t = a[i];
-		a[i] = a[c];
-		a[c] = t;
+		swap_pair(a, i, c);
 		i = c;
 	}
 }
 
-static void sort_u64(uint64_t *a, size_t n)
+static void sort_pairs(uint64_t *a, size_t n)
 {
 	for (size_t i = n / 2; i-- > 0;)
 		sift(a, i, n);
 	for (size_t e = n; e > 1; e--) {
-		uint64_t t = a[0];
-
-		a[0] = a[e - 1];
-		a[e - 1] = t;
+		swap_pair(a, 0, e - 1);
 		sift(a, 0, e - 1);
 	}
 }
@@ -535,6 +535,7 @@ static bool pass(bool now)
 					 pr_conf.fence_delay_ms * 1000000ULL };
 	uint64_t pm[PR_PAGES_PER_PMD];
 	uint8_t lazy[512];
+	uint64_t chg[512];
 	uintptr_t run_lo = 0;
 	unsigned run_n = 0, batch = pr_conf.fence_batch;
 	long vm0, vm1;
@@ -548,20 +549,22 @@ static bool pass(bool now)
 	__atomic_store_n(&F.due_ns, c.next_ns, __ATOMIC_RELAXED);
 	if (!c.n)
 		return true;
-	sort_u64(F.bases, c.n);
+	sort_pairs(F.bases, c.n);
 	vm0 = pr_vmpte_kb();
 	S.waiting = 0;
 	for (size_t i = 0; i <= c.n; i++) {
 		uintptr_t base = 0;
 		uint8_t is_lazy = 0;
+		uint64_t changed = 0;
 
 		if (i < c.n) {
 			uint64_t in[PR_BITMAP_WORDS] = { 0 };
 			long r;
 
-			base = (uintptr_t)(F.bases[i] & ~(PR_PMD_SIZE - 1));
-			is_lazy = (uint8_t)(F.bases[i] & (PR_LEDGER_LAZY |
-							  PR_LEDGER_FULL));
+			base = (uintptr_t)(F.bases[2 * i] & ~(PR_PMD_SIZE - 1));
+			is_lazy = (uint8_t)(F.bases[2 * i] & (PR_LEDGER_LAZY |
+							      PR_LEDGER_FULL));
+			changed = F.bases[2 * i + 1];
 			/* A look without the fence first: most regions with
 			 * pages in use are found here, for the price of a
 			 * read. */
@@ -577,10 +580,9 @@ static bool pass(bool now)
 						ADD(waiting, 1);
 				} else if (lock_work()) {
 					ADD(not_empty, 1);
-					correct_ledger(base, in);
 					/* Pages in use only go with a purge
 					 * (or an unmap): wait for one. */
-					pr_ledger_zapped(base);
+					pr_ledger_park(base, changed, in);
 					pthread_mutex_unlock(&F.work);
 				} else {
 					return false;
@@ -589,6 +591,7 @@ static bool pass(bool now)
 			}
 			if (run_n && base == run_lo + (uintptr_t)run_n * PR_PMD_SIZE &&
 			    run_n < batch) {
+				chg[run_n] = changed;
 				lazy[run_n++] = is_lazy;
 				continue;
 			}
@@ -596,12 +599,13 @@ static bool pass(bool now)
 		if (run_n) {
 			if (!lock_work())
 				return false;
-			fence_run(run_lo, run_n, lazy);
+			fence_run(run_lo, run_n, lazy, chg);
 			pthread_mutex_unlock(&F.work);
 		}
 		run_lo = base;
 		run_n = i < c.n ? 1 : 0;
 		lazy[0] = is_lazy;
+		chg[0] = changed;
 	}
 	vm1 = pr_vmpte_kb();
 	if (vm0 > vm1 && vm1 >= 0)
@@ -824,12 +828,19 @@ void pr_fence_start(void)
 		F.why = "no ledger";
 		return;
 	}
-	F.bases = pr_map(FENCE_COLLECT_MAX * sizeof(uint64_t));
+	F.bases = pr_map(FENCE_COLLECT_MAX * 2 * sizeof(uint64_t));
 	F.pm_buf = pr_map(batch * PR_PAGES_PER_PMD * 8);
 	F.inuse = pr_map(batch * PR_BITMAP_WORDS * 8);
 	F.ok = pr_map(batch);
 	why = !F.bases || !F.pm_buf || !F.inuse || !F.ok ?
 	      "could not map the fence's buffers" : open_all();
+	/* Touched now, so that the fence's own first pass does not move
+	 * VmPTE and RSS under the program's feet. */
+	if (!why) {
+		memset(F.pm_buf, 0, batch * PR_PAGES_PER_PMD * 8);
+		memset(F.inuse, 0, batch * PR_BITMAP_WORDS * 8);
+		memset(F.ok, 0, batch);
+	}
 	if (!why && start_thread())
 		why = "could not start the fence thread";
 	if (why) {
