@@ -561,6 +561,11 @@ static bool pass(bool now)
 			uint64_t in[PR_BITMAP_WORDS] = { 0 };
 			long r;
 
+			/* An unmap the shim did not see may be waiting for
+			 * us to read its event. */
+			if (i % 256 == 255)
+				drain(NULL);
+
 			base = (uintptr_t)(F.bases[2 * i] & ~(PR_PMD_SIZE - 1));
 			is_lazy = (uint8_t)(F.bases[2 * i] & (PR_LEDGER_LAZY |
 							      PR_LEDGER_FULL));
@@ -629,8 +634,7 @@ static void *fence_main(void *arg)
 				       (FENCE_TIMER_MS % 1000) * 1000000L };
 		uint64_t v, req, due = __atomic_load_n(&F.due_ns, __ATOMIC_RELAXED);
 		uint64_t now = pr_now_ns(), purges;
-		bool flush;
-		bool work;
+		bool flush, kicked, timer, work;
 		long r;
 
 		/* Passes come at least FENCE_GAP_NS apart, to batch. */
@@ -664,11 +668,21 @@ static void *fence_main(void *arg)
 		/* Woken by a completed region, a flush, a region coming due,
 		 * or the timer after purges: regions need not be complete to
 		 * be empty (pages never touched are never purged). */
-		work = __atomic_exchange_n(&F.dirty, 0, __ATOMIC_SEQ_CST) ||
-		       flush || (r == 0 && ((due && due <= now + 1000000) ||
-					    purges != last_purges ||
-					    __atomic_load_n(&S.waiting,
-							    __ATOMIC_RELAXED)));
+		kicked = __atomic_exchange_n(&F.dirty, 0, __ATOMIC_SEQ_CST);
+		timer = r == 0 && ((due && due <= now + 1000000) ||
+				   purges != last_purges ||
+				   __atomic_load_n(&S.waiting, __ATOMIC_RELAXED));
+		if (kicked && !flush && !timer && pr_conf.fence_delay_ms) {
+			/* What just completed is not due yet: come back
+			 * when it is, instead of walking the ledger now. */
+			uint64_t d = now + pr_conf.fence_delay_ms * 1000000ULL;
+			uint64_t cur = __atomic_load_n(&F.due_ns, __ATOMIC_RELAXED);
+
+			if (!cur || d < cur)
+				__atomic_store_n(&F.due_ns, d, __ATOMIC_RELAXED);
+			continue;
+		}
+		work = kicked || flush || timer;
 		if (!work)
 			continue;
 		if (!flush && r != 0 && !pr_conf.fence_delay_ms)
