@@ -216,10 +216,10 @@ static int cmd_probe(int argc, char **argv)
 		printf(",\"full_errno\":");
 		json_str(pr_caps.uffd_err ? strerrorname_np(pr_caps.uffd_err) : "");
 		printf(",\"unprivileged_userfaultfd\":%d,\"cap_sys_ptrace\":%s,"
-		       "\"dev_userfaultfd\":%s,\"features\":%llu}",
+		       "\"dev_userfaultfd\":%s,\"seccomp\":%d,\"features\":%llu}",
 		       pr_caps.unpriv_uffd_sysctl,
 		       pr_caps.cap_sys_ptrace ? "true" : "false",
-		       pr_caps.dev_uffd ? "true" : "false",
+		       pr_caps.dev_uffd ? "true" : "false", pr_caps.seccomp,
 		       (unsigned long long)pr_caps.uffd_features);
 		printf(",\"thp\":{\"enabled\":");
 		json_str(thp.enabled);
@@ -268,10 +268,12 @@ static int cmd_probe(int argc, char **argv)
 	if (pr_caps.uffd_err)
 		printf(" (full mode by syscall: %s)",
 		       strerrorname_np(pr_caps.uffd_err));
-	printf("\n  %-26s vm.unprivileged_userfaultfd=%d CAP_SYS_PTRACE=%s /dev/userfaultfd=%s\n",
+	printf("\n  %-26s vm.unprivileged_userfaultfd=%d CAP_SYS_PTRACE=%s /dev/userfaultfd=%s seccomp=%s\n",
 	       "", pr_caps.unpriv_uffd_sysctl,
 	       pr_caps.cap_sys_ptrace ? "yes" : "no",
-	       pr_caps.dev_uffd ? "usable" : "not usable");
+	       pr_caps.dev_uffd ? "usable" : "not usable",
+	       pr_caps.seccomp == 0 ? "none" : pr_caps.seccomp == 1 ?
+	       "strict" : pr_caps.seccomp == 2 ? "filter" : "unknown");
 	printf("  %-26s enabled=%s defrag=%s shmem=%s max_ptes_none=%ld\n",
 	       "THP", thp.enabled, thp.defrag, thp.shmem_enabled,
 	       thp.max_ptes_none);

@@ -103,6 +103,18 @@ long pr_uffd_open(void)
 	return uffd_via_dev(flags);
 }
 
+/* "Seccomp:" in /proc/self/status: 0 none, 1 strict, 2 filter; -1. */
+static int seccomp_mode(void)
+{
+	char buf[4096];
+	const char *p;
+
+	if (pr_read_file("/proc/self/status", buf, sizeof(buf)) <= 0)
+		return -1;
+	p = strstr(buf, "\nSeccomp:");
+	return p ? (int)parse_long(p + 9, -1) : -1;
+}
+
 static void probe_uffd(struct pr_caps *c)
 {
 	int flags = O_CLOEXEC | O_NONBLOCK;
@@ -111,6 +123,16 @@ static void probe_uffd(struct pr_caps *c)
 	c->unpriv_uffd_sysctl = (int)read_long(
 		"/proc/sys/vm/unprivileged_userfaultfd", -1);
 	c->cap_sys_ptrace = have_cap_sys_ptrace();
+	c->seccomp = seccomp_mode();
+	/* A seccomp filter may kill the process for a system call it does
+	 * not expect (systemd's SystemCallFilter= does by default): then
+	 * userfaultfd is not even tried. */
+	if (c->seccomp != 0) {
+		c->uffd = PR_UFFD_NONE;
+		c->uffd_via = c->seccomp > 0 ? "not tried (seccomp filter)" :
+			      "not tried (seccomp state unknown)";
+		return;
+	}
 	dev = uffd_via_dev(flags);
 	c->dev_uffd = dev >= 0;
 	if (dev >= 0)
@@ -267,6 +289,8 @@ const char *pr_fence_unavailable(void)
 		return "kernel keeps PTE tables on whole-PMD MADV_DONTNEED (no CONFIG_PT_RECLAIM)";
 	if (pr_caps.uffd == PR_UFFD_USER_ONLY)
 		return "userfaultfd is user-mode-only (no CAP_SYS_PTRACE, vm.unprivileged_userfaultfd=0, /dev/userfaultfd not accessible): kernel-mode faults would fail with EFAULT";
+	if (pr_caps.uffd == PR_UFFD_NONE && pr_caps.seccomp != 0)
+		return "seccomp filter: userfaultfd not tried (a filter may kill the process for it)";
 	if (pr_caps.uffd == PR_UFFD_NONE)
 		return "no userfaultfd in this process";
 	return NULL;

@@ -117,6 +117,7 @@ struct pr_caps {
 	int unpriv_uffd_sysctl;		/* vm.unprivileged_userfaultfd, -1 */
 	bool cap_sys_ptrace;
 	bool dev_uffd;			/* /dev/userfaultfd opens */
+	int seccomp;			/* 0 none, 1 strict, 2 filter, -1 */
 	long page_size, pmd_size;
 };
 extern pr_hidden struct pr_caps pr_caps;
