@@ -621,6 +621,16 @@ static bool pass(bool now)
 	return true;
 }
 
+/* The thread stops for good (from the thread itself, no window open). */
+static void fence_quit(const char *why)
+{
+	pthread_mutex_lock(&F.work);
+	__atomic_store_n(&F.live, 0, __ATOMIC_SEQ_CST);
+	F.state = FS_UNAVAILABLE;
+	F.why = why;
+	pthread_mutex_unlock(&F.work);
+}
+
 static void *fence_main(void *arg)
 {
 	uint64_t last_maintain = pr_now_ns(), last_purges = 0, last_pass = 0;
@@ -655,6 +665,13 @@ static void *fence_main(void *arg)
 		__atomic_store_n(&F.sleeping, 0, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&F.stopping, __ATOMIC_RELAXED))
 			break;
+		/* A sandbox that installs a seccomp filter later (applied to
+		 * every thread) may kill the process for a call of ours: stop
+		 * while no window is open. */
+		if (pr_sys(SYS_prctl, PR_GET_SECCOMP, 0, 0, 0, 0, 0) != 0) {
+			fence_quit("a seccomp filter was installed: the fence stopped");
+			break;
+		}
 		if (r > 0 && (p[1].revents & POLLIN))
 			drain(NULL);
 		if (r > 0 && (p[0].revents & POLLIN)) {
