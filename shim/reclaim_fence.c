@@ -102,6 +102,7 @@ static struct {
 	uint64_t not_empty, waiting, busy, not_anon, unmapped, other_err;
 	uint64_t faults, aborted, contended, late_unmap, forks;
 	uint64_t win_ns_total, win_ns_max;
+	uint64_t cpu_ns;		/* the fence thread's CPU time */
 	int last_err;
 } S;
 
@@ -708,6 +709,15 @@ static void *fence_main(void *arg)
 		if (!pass(flush))
 			break;
 		last_pass = pr_now_ns();
+		{
+			struct timespec cpu;
+
+			if (!clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu))
+				__atomic_store_n(&S.cpu_ns,
+						 (uint64_t)cpu.tv_sec * 1000000000ULL +
+						 (uint64_t)cpu.tv_nsec,
+						 __ATOMIC_RELAXED);
+		}
 		__atomic_store_n(&F.flush_done, req, __ATOMIC_SEQ_CST);
 		now = pr_now_ns();
 		if (now - last_maintain > 1000000000ULL && lock_work()) {
@@ -925,9 +935,9 @@ void pr_fence_report(int fd)
 		 U(S.aborted), U(S.contended));
 	pr_write_str(fd, buf);
 	snprintf(buf, sizeof(buf),
-		 "ptreclaim: fence window_us mean=%llu max=%llu passes=%llu vma_check=%s unmap_events=%s late_unmap=%llu forks=%llu%s%s%s\n",
+		 "ptreclaim: fence window_us mean=%llu max=%llu passes=%llu cpu_ms=%llu vma_check=%s unmap_events=%s late_unmap=%llu forks=%llu%s%s%s\n",
 		 U(S.win_ns_total / w / 1000), U(S.win_ns_max / 1000),
-		 U(S.passes), F.procmap ? "procmap" : "register-only",
+		 U(S.passes), U(S.cpu_ns / 1000000), F.procmap ? "procmap" : "register-only",
 		 F.unmap_events ? "on" : "off", U(S.late_unmap), U(S.forks),
 		 S.busy ? " note=\"regions registered with another userfaultfd (EBUSY) were left alone\"" : "",
 		 S.last_err ? " last_errno=" : "",
