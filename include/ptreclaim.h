@@ -76,6 +76,7 @@ struct ptreclaim_fence_stats {
 	uint64_t window_ns_max;
 	uint64_t window_ns_total;
 	uint64_t passes;
+	uint64_t cpu_ns;		/* the fence thread's CPU time */
 };
 
 /* Fill *st (of size sizeof(*st) from the caller's header).  Returns 0. */

@@ -966,6 +966,7 @@ PR_EXPORT int ptreclaim_fence_stats(struct ptreclaim_fence_stats *out,
 		.window_ns_max = S.win_ns_max,
 		.window_ns_total = S.win_ns_total,
 		.passes = S.passes,
+		.cpu_ns = S.cpu_ns,
 	};
 
 	if (!out)
