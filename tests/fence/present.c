@@ -12,7 +12,9 @@
  *   E  a private mapping of a memfd (not anonymous), purged: left alone,
  *      the file's bytes still there;
  *   F  all purged, one page guarded (MADV_GUARD_INSTALL, where the kernel
- *      has it): a marker is not empty, left alone.
+ *      has it): a marker is not empty, left alone.  pagemap reports the
+ *      marker as a swap entry (bit 62, plus bit 58), so this is also the
+ *      swapped-out case, which this machine (no swap) can't make.
  */
 #include "fence_test.h"
 
