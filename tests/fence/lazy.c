@@ -11,6 +11,8 @@
  */
 #include "fence_test.h"
 
+#include <sched.h>
+
 #define NREG 4
 
 int main(void)
@@ -18,7 +20,7 @@ int main(void)
 	struct ptreclaim_fence_stats s0, s1, s2;
 	char *p = map_regions(NREG);
 	long pte0, pte1, pte2;
-	unsigned left;
+	unsigned left, empty = 0;
 
 	api_init();
 	if (api_reason()) {
@@ -44,24 +46,48 @@ int main(void)
 	CHECK(s1.regions_zapped == s0.regions_zapped,
 	      "lazily freed regions were zapped");
 
-	/* Memory pressure: the kernel discards the clean lazy pages. */
-	if (madvise(p, NREG * PMD, MADV_PAGEOUT))
-		die("MADV_PAGEOUT");
+	/* Memory pressure: the kernel discards the clean lazy pages.  Pages
+	 * still in a CPU's LRU batch can't be isolated, and MADV_PAGEOUT
+	 * drains only the batch of the CPU it runs on: go round the CPUs. */
 	left = mapped_pages(p, NREG * NPG);
+	for (int round = 0; round < 10 && left > 1; round++) {
+		cpu_set_t all, one;
+
+		if (sched_getaffinity(0, sizeof(all), &all))
+			die("sched_getaffinity");
+		for (int c = 0; c < CPU_SETSIZE; c++) {
+			if (!CPU_ISSET(c, &all))
+				continue;
+			CPU_ZERO(&one);
+			CPU_SET(c, &one);
+			sched_setaffinity(0, sizeof(one), &one);
+			if (madvise(p, NREG * PMD, MADV_PAGEOUT))
+				die("MADV_PAGEOUT");
+		}
+		sched_setaffinity(0, sizeof(all), &all);
+		left = mapped_pages(p, NREG * NPG);
+	}
+	/* The kernel decides what it discards (a page still in an LRU batch
+	 * stays): the regions it emptied must lose their tables, the others
+	 * must still wait. */
+	for (int r = 0; r < NREG; r++)
+		empty += mapped_pages(p + (size_t)r * PMD, NPG) == 0;
 	flush();
 	s2 = fstats();
 	pte2 = status_kb("VmPTE");
-	printf("lazy: after MADV_PAGEOUT: %u pages left mapped, waiting=%llu zapped +%llu VmPTE %ld -> %ld kB\n",
-	       left, (unsigned long long)s2.waiting_lazy,
+	printf("lazy: after MADV_PAGEOUT: %u pages left mapped, %u regions empty, waiting=%llu zapped +%llu VmPTE %ld -> %ld kB\n",
+	       left, empty, (unsigned long long)s2.waiting_lazy,
 	       (unsigned long long)(s2.regions_zapped - s1.regions_zapped),
 	       pte1, pte2);
-	CHECK(left <= 1, "the kernel kept %u lazily freed pages", left);
-	CHECK(s2.regions_zapped - s1.regions_zapped == NREG - 1,
-	      "zapped %llu regions, want %d",
+	CHECK(empty >= 1, "the kernel discarded no region's lazy pages");
+	CHECK(s2.regions_zapped - s1.regions_zapped == empty,
+	      "zapped %llu regions, %u were empty",
 	      (unsigned long long)(s2.regions_zapped - s1.regions_zapped),
-	      NREG - 1);
+	      empty);
+	CHECK(s2.waiting_lazy == NREG - empty, "waiting=%llu, want %u",
+	      (unsigned long long)s2.waiting_lazy, NREG - empty);
 	/* VmPTE also moves with the program's other tables: at least some. */
-	CHECK(pte2 <= pte1 - 4, "VmPTE %ld -> %ld kB", pte1, pte2);
+	CHECK(empty == 0 || pte2 <= pte1 - 4, "VmPTE %ld -> %ld kB", pte1, pte2);
 	CHECK(!strcmp(p + 3 * PMD + 17 * PG, "reused after MADV_FREE"),
 	      "the reused page lost its data");
 	CHECK(p[5 * PG] == 0, "a discarded page reads non-zero");

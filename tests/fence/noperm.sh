@@ -4,7 +4,8 @@
 #      user-mode-only userfaultfd, so the shim observes and reports why,
 #      and `ptreclaim probe` says so;
 #   2. /dev/userfaultfd opened to everyone (chmod 0666): full mode through
-#      the device, and the fence works for the unprivileged user.
+#      the device, and the fence works for the unprivileged user;
+#   3. vm.unprivileged_userfaultfd=1: full mode by the system call.
 # The sysctl and the device's mode are restored whatever happens.
 # Needs root (to switch user and to change the settings); else skipped.
 # usage: noperm.sh SHIM CLI NOPERM_PROG LAZY_PROG
@@ -73,4 +74,18 @@ if [ -n "$old_mode" ]; then
 else
 	echo "== 2. no $dev here: not tried"
 fi
+echo "== 3. vm.unprivileged_userfaultfd=1: full userfaultfd by the system call"
+[ -n "$old_mode" ] && chmod 0600 "$dev"
+echo 1 >"$sysctl"
+as_nobody "$cli" probe | tee "$tmp/probe"
+grep -q 'userfaultfd  *full via syscall (vm.unprivileged_userfaultfd=1)' "$tmp/probe" ||
+	fail "probe did not find full mode by the sysctl"
+as_nobody env LD_PRELOAD="$shim" PTRECLAIM_CONF=stats:1 "$lazy" \
+	>"$tmp/out" 2>"$tmp/err"
+rc=$?
+cat "$tmp/out" "$tmp/err"
+[ $rc = 0 ] || fail "the fence with vm.unprivileged_userfaultfd=1 failed ($rc)"
+grep -q 'ptreclaim: fence state=stopped windows=[1-9]' "$tmp/err" ||
+	fail "no fence window with vm.unprivileged_userfaultfd=1"
+
 echo "noperm: ok (restoring vm.unprivileged_userfaultfd=$old_sysctl${old_mode:+, $dev mode $old_mode})"
