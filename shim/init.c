@@ -22,17 +22,20 @@ static void warn_stderr(const char *msg)
 /* liburcu-bp needs to know about fork so the child's registry is sane. */
 static void before_fork(void)
 {
+	pr_profile_before_fork();
 	urcu_bp_before_fork();
 }
 
 static void after_fork_parent(void)
 {
 	urcu_bp_after_fork_parent();
+	pr_profile_after_fork(false);
 }
 
 static void after_fork_child(void)
 {
 	urcu_bp_after_fork_child();
+	pr_profile_after_fork(true);
 }
 
 static void __attribute__((constructor)) pr_init(void)

@@ -161,6 +161,10 @@ pr_hidden uint64_t pr_vmpte_start_kb(void);
 /* --- purge call sites (profile.c) --- */
 pr_hidden void pr_profile_record(size_t len, bool pmd_aligned);
 pr_hidden void pr_profile_report(int fd, unsigned top);
+/* libunwind's caches have locks that fork would copy held: fork waits
+ * for unwinds in flight, and none start meanwhile. */
+pr_hidden void pr_profile_before_fork(void);
+pr_hidden void pr_profile_after_fork(bool child);
 
 /* --- verification against pagemap (verify.c) --- */
 pr_hidden long pr_verify_reclaimable(void);

@@ -326,7 +326,6 @@ static void fence_run(uintptr_t lo, unsigned n, const uint8_t *lazy,
 	long r;
 	int anon;
 
-	rate_limit();
 	t0 = pr_now_ns();
 	if (!window_open(rn.lo, rn.hi)) {
 		window_close();
@@ -603,6 +602,8 @@ static bool pass(bool now)
 			}
 		}
 		if (run_n) {
+			/* Not under F.work: fork waits for that. */
+			rate_limit();
 			if (!lock_work())
 				return false;
 			fence_run(run_lo, run_n, lazy, chg);
