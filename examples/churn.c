@@ -32,7 +32,7 @@
 #include "ptreclaim.h"
 
 struct opts {
-	uint64_t size_mb, waves, cluster, seed, threads, zap;
+	uint64_t size_mb, waves, cluster, seed, threads, zap, settle_ms;
 	double keep_pct, churn_pct;
 };
 
@@ -52,7 +52,7 @@ struct worker {
 	uint64_t freed, bad;
 };
 
-static struct opts o = { 2048, 4, 1024, 1, 1, 0, 5.0, 25.0 };
+static struct opts o = { 2048, 4, 1024, 1, 1, 0, 0, 5.0, 25.0 };
 static struct obj *objs;
 static size_t nobj;
 static enum phase cur_phase;
@@ -244,7 +244,7 @@ static void usage(int code)
 	fprintf(code ? stderr : stdout,
 		"usage: churn [--size-mb N] [--waves N] [--keep-pct P] "
 		"[--cluster N] [--churn-pct P] [--seed N] [--threads N]\n"
-		"             [--zap-check]\n");
+		"             [--zap-check] [--settle-ms N]\n");
 	exit(code);
 }
 
@@ -255,6 +255,7 @@ static void parse(int argc, char **argv)
 		{ "keep-pct", 1, 0, 'k' }, { "cluster", 1, 0, 'c' },
 		{ "churn-pct", 1, 0, 'C' }, { "seed", 1, 0, 'S' },
 		{ "threads", 1, 0, 't' }, { "zap-check", 0, 0, 'z' },
+		{ "settle-ms", 1, 0, 'M' },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
 	};
 	int c;
@@ -269,6 +270,7 @@ static void parse(int argc, char **argv)
 		case 'S': o.seed = strtoull(optarg, NULL, 0); break;
 		case 't': o.threads = strtoull(optarg, NULL, 0); break;
 		case 'z': o.zap = 1; break;
+		case 'M': o.settle_ms = strtoull(optarg, NULL, 0); break;
 		case 'h': usage(0); break;
 		default: usage(2);
 		}
@@ -371,6 +373,16 @@ int main(int argc, char **argv)
 	run_phase(ws, VERIFY);
 	r.wall = now() - t0;
 	r.cpu = cpu_now() - c0;
+	/* --settle-ms: the heap sits idle (as a service's would between
+	 * bursts) before it is measured, and every survivor is checked
+	 * again afterwards: background reclaim must not have touched it. */
+	if (o.settle_ms) {
+		struct timespec ts = { (time_t)(o.settle_ms / 1000),
+				       (long)(o.settle_ms % 1000) * 1000000L };
+
+		nanosleep(&ts, NULL);
+		run_phase(ws, VERIFY);
+	}
 
 	for (t = 0; t < o.threads; t++)
 		r.bad += ws[t].bad;

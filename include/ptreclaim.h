@@ -91,6 +91,42 @@ struct ptreclaim_jemalloc_status {
 int ptreclaim_jemalloc_status(struct ptreclaim_jemalloc_status *st,
 			      size_t size);
 
+/*
+ * The userfaultfd fence (stock kernels with CONFIG_PT_RECLAIM and full
+ * userfaultfd): a background thread frees the tables of 2 MiB regions the
+ * allocator purged completely, after proving under a userfaultfd fence that
+ * they map nothing.  PTRECLAIM_CONF=fence:off turns it off.
+ */
+struct ptreclaim_fence_stats {
+	uint32_t state;			/* 0 off, 1 active, 2 unavailable */
+	uint32_t reserved;
+	uint64_t windows;		/* register..unregister windows */
+	uint64_t regions_fenced;	/* regions inside those windows */
+	uint64_t regions_zapped;	/* proven empty and zapped whole */
+	uint64_t vmpte_freed_kb;	/* VmPTE drop across fence passes */
+	uint64_t skipped_not_empty;	/* pages found in use: ledger corrected */
+	uint64_t waiting_lazy;		/* MADV_FREE regions still mapped (last pass) */
+	uint64_t skipped_busy;		/* registered with another userfaultfd */
+	uint64_t skipped_not_anon;	/* not private anonymous */
+	uint64_t skipped_unmapped;	/* gone before the fence got there */
+	uint64_t faults_in_window;	/* faults that waited for a window */
+	uint64_t aborted;		/* windows cut short by an unmap */
+	uint64_t window_ns_max;
+	uint64_t window_ns_total;
+	uint64_t passes;
+	uint64_t cpu_ns;		/* the fence thread's CPU time */
+};
+
+/* Fill *st (of size sizeof(*st) from the caller's header).  Returns 0. */
+int ptreclaim_fence_stats(struct ptreclaim_fence_stats *st, size_t size);
+
+/* NULL while the fence is active, else why it is not. */
+const char *ptreclaim_fence_reason(void);
+
+/* Run a fence pass now and wait up to timeout_ms for it: 0, or -1 with
+ * errno ENOTSUP (no fence here) or ETIMEDOUT. */
+int ptreclaim_fence_flush(unsigned timeout_ms);
+
 #ifdef __cplusplus
 }
 #endif

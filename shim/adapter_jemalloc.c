@@ -598,6 +598,13 @@ void pr_je_attach_at_start(void)
 	pthread_mutex_unlock(&je.lock);
 }
 
+bool pr_je_reclaims(void)
+{
+	return __atomic_load_n(&je.attached, __ATOMIC_ACQUIRE) &&
+	       __atomic_load_n(&je.takeover, __ATOMIC_RELAXED) > 0 &&
+	       pr_caps.pt_reclaim_on_dontneed;
+}
+
 PR_EXPORT int ptreclaim_jemalloc_status(struct ptreclaim_jemalloc_status *st,
 					size_t size)
 {

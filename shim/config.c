@@ -22,6 +22,10 @@ void pr_conf_defaults(struct pr_conf *conf)
 	conf->ledger_max = 64UL << 20;
 	conf->profile_top = 10;
 	conf->jemalloc = true;
+	conf->fence = true;
+	conf->fence_rate = 2000;
+	conf->fence_batch = 16;
+	conf->fence_delay_ms = 500;
 }
 
 static bool parse_bool(const char *v, size_t n, bool *out)
@@ -125,9 +129,31 @@ static int apply(const char *k, size_t kn, const char *v, size_t vn,
 			return 0;
 		}
 		complain(warn, k, kn, "expected auto or off; using auto");
+	} else if (KEY("fence")) {
+		if ((vn == 4 && !strncmp(v, "auto", 4)) ||
+		    (vn == 3 && !strncmp(v, "off", 3))) {
+			conf->fence = vn == 4;
+			return 0;
+		}
+		complain(warn, k, kn, "expected auto or off; using auto");
+	} else if (KEY("fence_rate")) {
+		if (parse_uint(v, vn, 1, 1000000, &conf->fence_rate))
+			return 0;
+		complain(warn, k, kn,
+			 "expected windows per second from 1 to 1000000; using 2000");
+	} else if (KEY("fence_batch")) {
+		if (parse_uint(v, vn, 1, 512, &conf->fence_batch))
+			return 0;
+		complain(warn, k, kn,
+			 "expected 2 MiB regions per window from 1 to 512; using 16");
+	} else if (KEY("fence_delay_ms")) {
+		if (parse_uint(v, vn, 0, 60000, &conf->fence_delay_ms))
+			return 0;
+		complain(warn, k, kn,
+			 "expected milliseconds from 0 to 60000; using 500");
 	} else {
 		complain(warn, k, kn,
-			 "unknown key; accepted: stats, profile, profile_top, ledger_max, jemalloc");
+			 "unknown key; accepted: stats, profile, profile_top, ledger_max, jemalloc, fence, fence_rate, fence_batch, fence_delay_ms");
 	}
 	return -1;
 #undef KEY

@@ -22,18 +22,21 @@ static void warn_stderr(const char *msg)
 /* liburcu-bp needs to know about fork so the child's registry is sane. */
 static void before_fork(void)
 {
+	pr_profile_before_fork();
 	urcu_bp_before_fork();
 }
 
 static void after_fork_parent(void)
 {
 	urcu_bp_after_fork_parent();
+	pr_profile_after_fork(false);
 }
 
 static void after_fork_child(void)
 {
 	urcu_bp_after_fork_child();
 	pr_dcm_after_fork_child();
+	pr_profile_after_fork(true);
 }
 
 static void __attribute__((constructor)) pr_init(void)
@@ -58,10 +61,13 @@ static void __attribute__((constructor)) pr_init(void)
 		warn_stderr("ptreclaim: could not map the ledger; observing nothing\n");
 	/* Calls into jemalloc, which starts it if it has not started yet. */
 	pr_je_attach_at_start();
+	/* Last: it may start a thread, which starts the allocator. */
+	pr_fence_start();
 }
 
 static void __attribute__((destructor)) pr_fini(void)
 {
+	pr_fence_stop();
 	if (pr_conf.stats)
 		pr_report(2);
 }

@@ -33,6 +33,11 @@ struct pr_conf {
 	size_t ledger_max;	/* bytes of ledger memory at most */
 	unsigned profile_top;	/* call sites in the report */
 	bool jemalloc;		/* attach the jemalloc adapter at start */
+	/* the userfaultfd fence (reclaim_fence.c) */
+	bool fence;		/* fence:auto (true) or fence:off */
+	unsigned fence_rate;	/* fence windows per second at most */
+	unsigned fence_batch;	/* 2 MiB regions per window at most */
+	unsigned fence_delay_ms; /* a region must stay complete this long */
 };
 
 typedef void (*pr_warn_fn)(const char *msg);
@@ -83,6 +88,16 @@ pr_hidden uint64_t pr_ledger_full(void);
 typedef void (*pr_live_fn)(uintptr_t base, uint64_t inuse[8], void *arg);
 pr_hidden void pr_ledger_for_each_live(pr_live_fn fn, void *arg);
 pr_hidden void pr_ledger_maintain(void);
+#define PR_LEDGER_LAZY 1u	/* MADV_FREE: pages may still be mapped */
+#define PR_LEDGER_FULL 2u	/* every page purged */
+typedef void (*pr_live_ex_fn)(uintptr_t base, unsigned flags,
+			      uint64_t changed_ns, uint64_t inuse[8],
+			      void *arg);
+pr_hidden void pr_ledger_for_each_live_ex(pr_live_ex_fn fn, void *arg);
+/* Not offered to for_each_live(_ex) again until a purge in it. */
+pr_hidden void pr_ledger_zapped(uintptr_t base);
+pr_hidden void pr_ledger_park(uintptr_t base, uint64_t seen_ns,
+			      const uint64_t inuse[8]);
 
 /* --- pages an allocator decommitted, and their reclaim (decommit_map.c) --- */
 /*
@@ -105,6 +120,8 @@ pr_hidden unsigned pr_dcm_count(uintptr_t start, uintptr_t end);
 /* --- the jemalloc adapter (adapter_jemalloc.c) --- */
 pr_hidden void pr_je_attach_at_start(void);
 pr_hidden void pr_je_report(int fd);
+/* Attached, decommitting in some arena, on a kernel that frees tables. */
+pr_hidden bool pr_je_reclaims(void);
 /* A thread is being started from caller: should it hook its arena? */
 pr_hidden bool pr_je_wants_thread_start(const void *caller);
 /* In a new thread, before its start routine: hook the arena it picks. */
@@ -115,11 +132,63 @@ pr_hidden void pr_threads_init(void);
 pr_hidden bool pr_threads_can_start(void);
 
 /* --- what the kernel can do (probe.c) --- */
+/* --- the userfaultfd fence (reclaim_fence.c) --- */
+pr_hidden void pr_fence_start(void);
+pr_hidden void pr_fence_stop(void);
+pr_hidden void pr_fence_kick(void);
+/* Around a call that can unmap or replace [lo, hi): waits while a fence
+ * window covers it.  Pass begin's result to end. */
+pr_hidden bool pr_fence_mm_begin(uintptr_t lo, uintptr_t hi);
+pr_hidden void pr_fence_mm_end(bool token);
+pr_hidden const char *pr_fence_mode(void);
+pr_hidden void pr_fence_report(int fd);
+
+/* --- what the kernel can do (probe.c, caps.c) --- */
+enum pr_uffd_mode { PR_UFFD_NONE, PR_UFFD_USER_ONLY, PR_UFFD_FULL };
 struct pr_caps {
 	bool pt_reclaim_on_dontneed;	/* whole-PMD DONTNEED frees the table */
+	/* caps.c */
+	int advice;			/* MADV_RECLAIM_PT from sysfs, -1: none */
+	enum pr_uffd_mode uffd;		/* the best userfaultfd we can have */
+	const char *uffd_via;		/* how (for the report) */
+	int uffd_err;			/* errno of the full-mode attempt */
+	uint64_t uffd_features;		/* UFFDIO_API features offered */
+	int unpriv_uffd_sysctl;		/* vm.unprivileged_userfaultfd, -1 */
+	bool cap_sys_ptrace;
+	bool dev_uffd;			/* /dev/userfaultfd opens */
+	int seccomp;			/* 0 none, 1 strict, 2 filter, -1 */
+	long page_size, pmd_size;
 };
 extern pr_hidden struct pr_caps pr_caps;
 pr_hidden void pr_probe_caps(void);
+pr_hidden void pr_caps_probe_more(void);
+pr_hidden long pr_uffd_open(void);
+pr_hidden const char *pr_uffd_mode_name(enum pr_uffd_mode m);
+
+#define PR_MAX_MTHP 16
+struct pr_mthp {
+	unsigned kb;
+	char enabled[16];
+};
+struct pr_thp {
+	char enabled[16], defrag[32], shmem_enabled[16];
+	long max_ptes_none;
+	unsigned nr_mthp;
+	struct pr_mthp mthp[PR_MAX_MTHP];
+};
+pr_hidden void pr_caps_thp(struct pr_thp *t);
+
+/* Reclaim strategies, safest first; which one serves which allocator. */
+enum pr_strategy {
+	PR_STRAT_ADVICE, PR_STRAT_JEMALLOC_HOOKS, PR_STRAT_FENCE,
+	PR_STRAT_OBSERVE, PR_STRAT_NONE
+};
+enum pr_alloc { PR_ALLOC_JEMALLOC, PR_ALLOC_TCMALLOC, PR_ALLOC_MIMALLOC,
+		PR_ALLOC_GLIBC };
+pr_hidden enum pr_strategy pr_strategy_for(enum pr_alloc a, const char **why);
+pr_hidden const char *pr_strategy_name(enum pr_strategy s);
+/* Why the fence can't run here, or NULL. */
+pr_hidden const char *pr_fence_unavailable(void);
 
 /* --- VmPTE sampling (vmpte.c) --- */
 pr_hidden long pr_vmpte_kb(void);
@@ -131,9 +200,18 @@ pr_hidden uint64_t pr_vmpte_start_kb(void);
 /* --- purge call sites (profile.c) --- */
 pr_hidden void pr_profile_record(size_t len, bool pmd_aligned);
 pr_hidden void pr_profile_report(int fd, unsigned top);
+/* libunwind's caches have locks that fork would copy held: fork waits
+ * for unwinds in flight, and none start meanwhile. */
+pr_hidden void pr_profile_before_fork(void);
+pr_hidden void pr_profile_after_fork(bool child);
 
 /* --- verification against pagemap (verify.c) --- */
 pr_hidden long pr_verify_reclaimable(void);
+/* Lazily freed regions the last verification found still mapped. */
+pr_hidden long pr_verify_waiting(void);
+/* Mark in inuse the entries of one region's pagemap that are not empty
+ * (present, swapped, a marker); returns how many. */
+pr_hidden unsigned pr_pagemap_in_use(const uint64_t *pm, uint64_t inuse[8]);
 
 /* --- the report (report.c) --- */
 pr_hidden void pr_report(int fd);

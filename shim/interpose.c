@@ -82,6 +82,7 @@ static void observe_madvise(uintptr_t start, size_t len, int advice)
 	uintptr_t end = start + page_up(len);
 	uint64_t t0 = pr_now_ns();
 	enum pr_purge_kind kind;
+	uint64_t full;
 
 	switch (advice) {
 	case MADV_DONTNEED:
@@ -112,7 +113,11 @@ static void observe_madvise(uintptr_t start, size_t len, int advice)
 	pr_count(PRC_PURGED_BYTES, end - start);
 	if (pmd_aligned(start, end - start))
 		pr_count(PRC_PMD_ALIGNED, 1);
+	full = pr_ledger_full();
 	pr_ledger_purged(start, end, kind, t0);
+	/* A region completed: the fence has work (it does it later). */
+	if (pr_ledger_full() > full)
+		pr_fence_kick();
 	if (pr_conf.profile)
 		pr_profile_record(end - start, pmd_aligned(start, end - start));
 	pr_vmpte_sample(t0);
@@ -153,11 +158,23 @@ static void observe_unmapped(uintptr_t start, size_t len)
 	leave(cs);
 }
 
+/* Calls that can unmap or replace memory wait while a fence window
+ * covers it (see reclaim_fence.c): the VMA the fence zaps must be the one
+ * it verified.  Not for the shim's own calls. */
+static bool mm_begin(uintptr_t lo, size_t len)
+{
+	if (pr_busy || !len)
+		return false;
+	return pr_fence_mm_begin(lo, lo + page_up(len));
+}
+
 PR_EXPORT int munmap(void *addr, size_t len)
 {
+	bool fenced = mm_begin((uintptr_t)addr, len);
 	long r = syscall(SYS_munmap, addr, len);
 	int err = errno;
 
+	pr_fence_mm_end(fenced);
 	pr_count(PRC_MUNMAP, 1);
 	if (r == 0)
 		observe_unmapped((uintptr_t)addr, len);
@@ -167,9 +184,11 @@ PR_EXPORT int munmap(void *addr, size_t len)
 
 PR_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
+	bool fenced = (flags & MAP_FIXED) && mm_begin((uintptr_t)addr, len);
 	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 	int err = errno;
 
+	pr_fence_mm_end(fenced);
 	pr_count(PRC_MMAP, 1);
 	/* Whatever was mapped here before is gone, even without MAP_FIXED:
 	 * the range may have been unmapped behind our back. */
@@ -185,6 +204,7 @@ PR_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
 PR_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
 	void *new_addr = NULL;
+	bool fenced;
 	long r;
 	int err;
 
@@ -197,8 +217,22 @@ PR_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 		new_addr = va_arg(ap, void *);
 		va_end(ap);
 	}
+	{
+		/* One span over both ends: a second wait while holding the
+		 * first could stall a window. */
+		uintptr_t lo = (uintptr_t)old, hi = lo + page_up(old_len);
+
+		if ((flags & MREMAP_FIXED) && new_len) {
+			uintptr_t nl = (uintptr_t)new_addr;
+
+			lo = nl < lo ? nl : lo;
+			hi = nl + page_up(new_len) > hi ? nl + page_up(new_len) : hi;
+		}
+		fenced = mm_begin(lo, hi > lo ? hi - lo : 0);
+	}
 	r = syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
 	err = errno;
+	pr_fence_mm_end(fenced);
 	pr_count(PRC_MREMAP, 1);
 	if (r != -1) {
 		/* The old range moved or shrank, the new one is fresh. */

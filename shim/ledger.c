@@ -22,6 +22,8 @@ enum {
 	REGION_LIVE = 1 << 0,	/* some page is marked purged */
 	REGION_FULL = 1 << 1,	/* every page is marked purged */
 	REGION_LAZY = 1 << 2,	/* MADV_FREE seen: pages may still be mapped */
+	REGION_ZAPPED = 1 << 3,	/* parked by a fence: its table freed, or its
+				 * pages found in use; no purge since */
 };
 
 struct pr_region {
@@ -248,6 +250,8 @@ void pr_ledger_purged(uintptr_t start, uintptr_t end, enum pr_purge_kind kind,
 		pr_bitmap_set(r->purged, first, last);
 		__atomic_store_n(&r->changed_ns, now, __ATOMIC_RELAXED);
 		state_set(r, REGION_LIVE, &nr_live);
+		/* A purge means pages were in use: a table may be back. */
+		state_clear(r, REGION_ZAPPED, NULL);
 		if (kind == PR_PURGE_FREE)
 			state_set(r, REGION_LAZY, NULL);
 		else if (whole)
@@ -277,6 +281,8 @@ void pr_ledger_in_use(uintptr_t start, uintptr_t end, uint64_t now)
 		span(base, start, end, &first, &last);
 		pr_bitmap_clear(r->purged, first, last);
 		__atomic_store_n(&r->changed_ns, now, __ATOMIC_RELAXED);
+		/* Pages are mapped again, so is a table. */
+		state_clear(r, REGION_ZAPPED, NULL);
 		region_settle(r);
 	}
 	rd_unlock();
@@ -346,8 +352,9 @@ void pr_ledger_for_each_live(pr_live_fn fn, void *arg)
 	for_each_linked(r) {
 		uint64_t inuse[PR_BITMAP_WORDS] = { 0 };
 
-		if (!(__atomic_load_n(&r->state, __ATOMIC_RELAXED) &
-		      REGION_LIVE))
+		/* A region whose table a fence freed is not reclaimable. */
+		if ((__atomic_load_n(&r->state, __ATOMIC_RELAXED) &
+		     (REGION_LIVE | REGION_ZAPPED)) != REGION_LIVE)
 			continue;
 		fn(r->base, inuse, arg);
 		if (pr_bitmap_empty(inuse))
@@ -397,4 +404,84 @@ void pr_ledger_maintain(void)
 		free_list = r;
 	}
 	pthread_mutex_unlock(&free_lock);
+}
+
+/*
+ * Every region with purged pages whose table no fence has freed since,
+ * with PR_LEDGER_FULL when all its pages are purged and PR_LEDGER_LAZY
+ * when MADV_FREE was part of it (its pages may stay mapped until the
+ * kernel discards them).  Like pr_ledger_for_each_live, pages fn marks in
+ * inuse are taken out of the ledger.
+ */
+void pr_ledger_for_each_live_ex(pr_live_ex_fn fn, void *arg)
+{
+	if (!table)
+		return;
+	rd_lock();
+	for_each_linked(r) {
+		uint64_t inuse[PR_BITMAP_WORDS] = { 0 };
+		uint32_t st = __atomic_load_n(&r->state, __ATOMIC_RELAXED);
+
+		if ((st & (REGION_LIVE | REGION_ZAPPED)) != REGION_LIVE)
+			continue;
+		fn(r->base, (st & REGION_LAZY ? PR_LEDGER_LAZY : 0) |
+			    (st & REGION_FULL ? PR_LEDGER_FULL : 0),
+		   __atomic_load_n(&r->changed_ns, __ATOMIC_RELAXED), inuse,
+		   arg);
+		if (pr_bitmap_empty(inuse))
+			continue;
+		for (int w = 0; w < PR_BITMAP_WORDS; w++)
+			__atomic_fetch_and(&r->purged[w], ~inuse[w],
+					   __ATOMIC_RELAXED);
+		region_settle(r);
+	}
+	rd_unlock();
+}
+
+/*
+ * A fence freed the table of the region at base.  The pages stay purged
+ * (the allocator still thinks of them as given back), but the region is
+ * not offered again until a purge, or pages found in use, show that a
+ * table may be back.
+ */
+void pr_ledger_zapped(uintptr_t base)
+{
+	struct pr_region *r;
+
+	if (!table)
+		return;
+	rd_lock();
+	r = region_find(base);
+	if (r && (__atomic_load_n(&r->state, __ATOMIC_RELAXED) & REGION_LIVE))
+		state_set(r, REGION_ZAPPED, NULL);
+	rd_unlock();
+}
+
+/*
+ * Pages in use (inuse) were found in the region at base, which had not
+ * changed since seen_ns: take them out of the ledger and park the region
+ * until its next purge.  If a purge came in meanwhile, leave it all be:
+ * its pages may be free now, and the next pass looks again.
+ */
+void pr_ledger_park(uintptr_t base, uint64_t seen_ns, const uint64_t inuse[8])
+{
+	struct pr_region *r;
+
+	if (!table)
+		return;
+	rd_lock();
+	r = region_find(base);
+	if (r && __atomic_load_n(&r->changed_ns, __ATOMIC_SEQ_CST) == seen_ns) {
+		for (int w = 0; w < PR_BITMAP_WORDS; w++)
+			__atomic_fetch_and(&r->purged[w], ~inuse[w],
+					   __ATOMIC_RELAXED);
+		region_settle(r);
+		__atomic_fetch_or(&r->state, REGION_ZAPPED, __ATOMIC_SEQ_CST);
+		/* A purge that raced with us clears ZAPPED after it stores
+		 * changed_ns; if we see its store, undo ourselves. */
+		if (__atomic_load_n(&r->changed_ns, __ATOMIC_SEQ_CST) != seen_ns)
+			__atomic_fetch_and(&r->state, ~REGION_ZAPPED,
+					   __ATOMIC_SEQ_CST);
+	}
+	rd_unlock();
 }

@@ -53,4 +53,5 @@ void pr_probe_caps(void)
 		tries++;
 	}
 	pr_caps.pt_reclaim_on_dontneed = tries == 3 && yes == 3;
+	pr_caps_probe_more();
 }

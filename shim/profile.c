@@ -64,6 +64,24 @@ static struct pr_site *site_slot(uint64_t key, void **ip, int n)
 	return NULL;
 }
 
+static int unwinding;	/* threads inside unw_backtrace */
+static int forking;
+
+void pr_profile_before_fork(void)
+{
+	__atomic_store_n(&forking, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&unwinding, __ATOMIC_SEQ_CST))
+		pr_sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+}
+
+void pr_profile_after_fork(bool child)
+{
+	/* The child has only the forking thread: nobody is unwinding. */
+	if (child)
+		__atomic_store_n(&unwinding, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
+}
+
 void pr_profile_record(size_t len, bool pmd_aligned)
 {
 	void *buf[PR_SITE_FRAMES + PR_SKIP_FRAMES];
@@ -81,7 +99,14 @@ void pr_profile_record(size_t len, bool pmd_aligned)
 						 __ATOMIC_ACQUIRE))
 			pr_unmap(mine, sizeof(*sites) * PR_SITE_SLOTS);
 	}
+	__atomic_fetch_add(&unwinding, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&forking, __ATOMIC_SEQ_CST)) {
+		__atomic_fetch_sub(&unwinding, 1, __ATOMIC_SEQ_CST);
+		__atomic_fetch_add(&sites_lost, 1, __ATOMIC_RELAXED);
+		return;
+	}
 	n = unw_backtrace(buf, PR_SITE_FRAMES + PR_SKIP_FRAMES);
+	__atomic_fetch_sub(&unwinding, 1, __ATOMIC_SEQ_CST);
 	if (n <= PR_SKIP_FRAMES)
 		return;
 	n -= PR_SKIP_FRAMES;

@@ -35,8 +35,10 @@ void pr_report(int fd)
 	reclaimable = pr_verify_reclaimable();
 	ptreclaim_stats_get(&st, sizeof(st));
 	end_kb = pr_vmpte_kb();
-	line(fd, "ptreclaim: summary pid=%d mode=observe kernel_frees_whole_pmd=%s\n",
-	     (int)getpid(), pr_caps.pt_reclaim_on_dontneed ? "yes" : "no");
+	line(fd, "ptreclaim: summary pid=%d mode=%s kernel_frees_whole_pmd=%s\n",
+	     (int)getpid(),
+	     pr_je_reclaims() ? "jemalloc-hooks" : pr_fence_mode(),
+	     pr_caps.pt_reclaim_on_dontneed ? "yes" : "no");
 	line(fd, "ptreclaim: calls madvise=%llu dontneed=%llu free=%llu remove=%llu munmap=%llu mmap=%llu mremap=%llu\n",
 	     U(st.madvise_calls), U(st.dontneed_calls), U(st.free_calls),
 	     U(st.remove_calls), U(st.munmap_calls), U(st.mmap_calls),
@@ -46,7 +48,9 @@ void pr_report(int fd)
 	line(fd, "ptreclaim: regions tracked=%llu full=%llu dropped=%llu bound_hits=%llu\n",
 	     U(st.regions_tracked), U(st.regions_full), U(st.regions_dropped),
 	     U(st.ledger_bound_hits));
-	line(fd, "ptreclaim: reclaimable_pte_pages=%ld\n", reclaimable);
+	line(fd, "ptreclaim: reclaimable_pte_pages=%ld waiting_lazy=%ld\n",
+	     reclaimable, pr_verify_waiting());
+	pr_fence_report(fd);
 	line(fd, "ptreclaim: vmpte_kb start=%llu peak=%llu end=%ld\n",
 	     U(st.vmpte_start_kb), U(st.vmpte_peak_kb), end_kb);
 	line(fd, "ptreclaim: shim_time_ns=%llu\n", U(st.shim_ns));

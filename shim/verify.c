@@ -26,6 +26,7 @@
 struct verify {
 	long fd;
 	long empty;
+	long waiting;
 	long err;
 };
 
@@ -42,28 +43,51 @@ static bool whole_pmd_mapped(uintptr_t base)
 		      0) == 0;
 }
 
-static void check_region(uintptr_t base, uint64_t inuse[8], void *arg)
-{
-	struct verify *v = arg;
-	uint64_t pm[PR_PAGES_PER_PMD];
-	long off = (long)(base >> PR_PAGE_SHIFT) * 8;
-	long r = pr_sys(SYS_pread64, v->fd, (long)pm, sizeof(pm), off, 0, 0);
-	bool any = false;
+static long last_waiting;
 
-	if (r != (long)sizeof(pm)) {
-		v->err = r < 0 ? r : -EIO;
-		return;
-	}
+unsigned pr_pagemap_in_use(const uint64_t *pm, uint64_t inuse[8])
+{
+	unsigned n = 0;
+
 	for (unsigned i = 0; i < PR_PAGES_PER_PMD; i++) {
 		/* Any other non-zero state (a marker, a migration entry) also
 		 * means the table is not empty. */
 		if (pm[i] & PM_IN_USE) {
 			inuse[i / 64] |= 1ULL << (i % 64);
-			any = true;
+			n++;
 		}
 	}
-	if (!any && whole_pmd_mapped(base))
-		v->empty++;
+	return n;
+}
+
+static void check_region(uintptr_t base, unsigned flags, uint64_t changed,
+			 uint64_t inuse[8], void *arg)
+{
+	struct verify *v = arg;
+	uint64_t pm[PR_PAGES_PER_PMD];
+	uint64_t seen[PR_BITMAP_WORDS] = { 0 };
+	long off = (long)(base >> PR_PAGE_SHIFT) * 8;
+	long r = pr_sys(SYS_pread64, v->fd, (long)pm, sizeof(pm), off, 0, 0);
+
+	(void)changed;
+	if (r != (long)sizeof(pm)) {
+		v->err = r < 0 ? r : -EIO;
+		return;
+	}
+	if (!pr_pagemap_in_use(pm, seen)) {
+		if (whole_pmd_mapped(base))
+			v->empty++;
+		return;
+	}
+	/* Lazily freed pages stay mapped until the kernel discards them:
+	 * the region waits, and its pages stay purged in the ledger. */
+	if (flags & PR_LEDGER_LAZY) {
+		if (flags & PR_LEDGER_FULL)
+			v->waiting++;
+		return;
+	}
+	for (int w = 0; w < PR_BITMAP_WORDS; w++)
+		inuse[w] |= seen[w];
 }
 
 /* Reclaimable PTE pages now, or -errno. */
@@ -75,7 +99,13 @@ long pr_verify_reclaimable(void)
 		      O_RDONLY | O_CLOEXEC, 0, 0, 0);
 	if (v.fd < 0)
 		return v.fd;
-	pr_ledger_for_each_live(check_region, &v);
+	pr_ledger_for_each_live_ex(check_region, &v);
 	pr_sys(SYS_close, v.fd, 0, 0, 0, 0, 0);
+	__atomic_store_n(&last_waiting, v.waiting, __ATOMIC_RELAXED);
 	return v.err ? v.err : v.empty;
+}
+
+long pr_verify_waiting(void)
+{
+	return __atomic_load_n(&last_waiting, __ATOMIC_RELAXED);
 }
