@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -94,16 +95,32 @@ static int scan_vma(int pm, uint64_t s, uint64_t e, struct pt_need *n,
 	return 0;
 }
 
+/* /proc/self/NAME, or /proc/PID/NAME for pid > 0. */
+static void proc_path(char *buf, size_t n, pid_t pid, const char *name)
+{
+	if (pid > 0)
+		snprintf(buf, n, "/proc/%d/%s", (int)pid, name);
+	else
+		snprintf(buf, n, "/proc/self/%s", name);
+}
+
 int pt_need_scan(struct pt_need *out)
 {
+	return pt_need_scan_pid(0, out);
+}
+
+int pt_need_scan_pid(pid_t pid, struct pt_need *out)
+{
 	struct last l = { ~0ull, ~0ull, ~0ull };
-	char *line, *next;
+	char *line, *next, path[64];
 	int pm, err = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (read_all("/proc/self/maps", maps_buf, sizeof(maps_buf)) < 0)
+	proc_path(path, sizeof(path), pid, "maps");
+	if (read_all(path, maps_buf, sizeof(maps_buf)) < 0)
 		return -1;
-	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	proc_path(path, sizeof(path), pid, "pagemap");
+	pm = open(path, O_RDONLY | O_CLOEXEC);
 	if (pm < 0)
 		return -1;
 	for (line = maps_buf; *line && !err; line = next) {
@@ -181,10 +198,16 @@ long pt_zap_empty(void)
 
 long status_kb(const char *key)
 {
-	char buf[8192], *p;
+	return status_kb_pid(0, key);
+}
+
+long status_kb_pid(pid_t pid, const char *key)
+{
+	char buf[8192], path[64], *p;
 	size_t klen = strlen(key);
 
-	if (read_all("/proc/self/status", buf, sizeof(buf)) < 0)
+	proc_path(path, sizeof(path), pid, "status");
+	if (read_all(path, buf, sizeof(buf)) < 0)
 		return -1;
 	for (p = buf; p; p = strchr(p, '\n')) {
 		if (*p == '\n')

@@ -8,6 +8,7 @@
 #define CHURN_PAGETABLES_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 struct pt_need {
 	uint64_t pte;	/* 2 MiB regions mapping a present or swapped page */
@@ -24,6 +25,8 @@ static inline uint64_t pt_need_pages(const struct pt_need *n)
 /* Scan the whole address space.  No malloc: safe at any point.
  * Returns 0, or -1 with errno set. */
 int pt_need_scan(struct pt_need *out);
+/* The same for another process (pid 0: this one). */
+int pt_need_scan_pid(pid_t pid, struct pt_need *out);
 
 /* Diagnostic, destroys nothing in use but changes the process: for every
  * aligned 2 MiB region inside one private anonymous VMA that maps no page,
@@ -35,5 +38,6 @@ long pt_zap_empty(void);
 
 /* A "Key:   N kB" field of /proc/self/status in kB, or -1. */
 long status_kb(const char *key);
+long status_kb_pid(pid_t pid, const char *key);
 
 #endif

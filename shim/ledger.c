@@ -344,29 +344,6 @@ uint64_t pr_ledger_full(void)
 	return __atomic_load_n(&nr_full, __ATOMIC_RELAXED);
 }
 
-void pr_ledger_for_each_live(pr_live_fn fn, void *arg)
-{
-	if (!table)
-		return;
-	rd_lock();
-	for_each_linked(r) {
-		uint64_t inuse[PR_BITMAP_WORDS] = { 0 };
-
-		/* A region whose table a fence freed is not reclaimable. */
-		if ((__atomic_load_n(&r->state, __ATOMIC_RELAXED) &
-		     (REGION_LIVE | REGION_ZAPPED)) != REGION_LIVE)
-			continue;
-		fn(r->base, inuse, arg);
-		if (pr_bitmap_empty(inuse))
-			continue;
-		for (int w = 0; w < PR_BITMAP_WORDS; w++)
-			__atomic_fetch_and(&r->purged[w], ~inuse[w],
-					   __ATOMIC_RELAXED);
-		region_settle(r);
-	}
-	rd_unlock();
-}
-
 /*
  * Unlink idle entries and recycle them.  Waits for a grace period, so it is
  * only called where the caller holds no allocator lock: the public API and
@@ -436,6 +413,28 @@ void pr_ledger_for_each_live_ex(pr_live_ex_fn fn, void *arg)
 		region_settle(r);
 	}
 	rd_unlock();
+}
+
+struct live_call {
+	pr_live_fn fn;
+	void *arg;
+};
+
+static void live_call(uintptr_t base, unsigned flags, uint64_t changed_ns,
+		      uint64_t inuse[8], void *arg)
+{
+	struct live_call *c = arg;
+
+	(void)flags;
+	(void)changed_ns;
+	c->fn(base, inuse, c->arg);
+}
+
+void pr_ledger_for_each_live(pr_live_fn fn, void *arg)
+{
+	struct live_call c = { fn, arg };
+
+	pr_ledger_for_each_live_ex(live_call, &c);
 }
 
 /*

@@ -25,7 +25,7 @@
 
 #include "pattern.h"
 #include "ptreclaim.h"
-#include "pt_need.h"
+#include "pagetables.h"
 
 struct obj {
 	unsigned char *p;
@@ -155,6 +155,7 @@ int main(int argc, char **argv)
 	double t0, t_grow, t_free, c0, c_work;
 	struct pt_need need;
 	long vmpte, rss;
+	uint64_t need_kb;
 	double ratio;
 
 	parse(argc, argv);
@@ -220,17 +221,18 @@ int main(int argc, char **argv)
 		if (objs[i].p && pattern_check(objs[i].p, objs[i].size,
 					       opt.seed, i))
 			bad++;
-	if (pt_need_scan(0, &need)) {
+	if (pt_need_scan(&need)) {
 		perror("pagemap");
 		return 2;
 	}
-	vmpte = proc_status_kb(0, "VmPTE");
-	rss = proc_status_kb(0, "VmRSS");
-	ratio = pt_need_kb(&need) ? (double)vmpte / pt_need_kb(&need) : 0;
+	vmpte = status_kb("VmPTE");
+	rss = status_kb("VmRSS");
+	need_kb = 4 * pt_need_pages(&need);
+	ratio = need_kb ? (double)vmpte / need_kb : 0;
 	printf("churn mib=%zu objects=%zu survivors=%zu vmpte_kb=%ld need_kb=%llu"
 	       " ratio=%.3f rss_kb=%ld grow_ms=%.1f free_ms=%.1f wall_ms=%.1f"
 	       " cpu_ms=%.1f corrupt=%zu\n",
-	       opt.mib, n, kept, vmpte, (unsigned long long)pt_need_kb(&need),
+	       opt.mib, n, kept, vmpte, (unsigned long long)need_kb,
 	       ratio, rss, t_grow, t_free, t_grow + t_free, c_work, bad);
 	if (bad) {
 		fprintf(stderr, "churn: %zu survivors corrupted\n", bad);

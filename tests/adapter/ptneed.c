@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "pt_need.h"
+#include "pagetables.h"
 
 int main(int argc, char **argv)
 {
@@ -17,12 +17,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: ptneed PID\n");
 		return 2;
 	}
-	if (pt_need_scan(pid, &n)) {
+	if (pt_need_scan_pid(pid, &n)) {
 		perror("ptneed");
 		return 1;
 	}
 	printf("vmpte_kb=%ld need_kb=%llu rss_kb=%ld\n",
-	       proc_status_kb(pid, "VmPTE"),
-	       (unsigned long long)pt_need_kb(&n), proc_status_kb(pid, "VmRSS"));
+	       status_kb_pid(pid, "VmPTE"),
+	       (unsigned long long)(4 * pt_need_pages(&n)), status_kb_pid(pid, "VmRSS"));
 	return 0;
 }
