@@ -179,12 +179,13 @@ long pt_zap_empty(void)
 	return after < 0 ? -1 : (before - after) / 4;
 }
 
-long status_kb(const char *key)
+/* A "Key: N kB" field of a /proc file. */
+static long field_kb(const char *path, const char *key)
 {
 	char buf[8192], *p;
 	size_t klen = strlen(key);
 
-	if (read_all("/proc/self/status", buf, sizeof(buf)) < 0)
+	if (read_all(path, buf, sizeof(buf)) < 0)
 		return -1;
 	for (p = buf; p; p = strchr(p, '\n')) {
 		if (*p == '\n')
@@ -193,4 +194,29 @@ long status_kb(const char *key)
 			return strtol(p + klen + 1, NULL, 10);
 	}
 	return -1;
+}
+
+long status_kb(const char *key)
+{
+	return field_kb("/proc/self/status", key);
+}
+
+long rollup_kb(const char *key)
+{
+	return field_kb("/proc/self/smaps_rollup", key);
+}
+
+long vma_count(void)
+{
+	char buf[4096];
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	long n, lines = 0;
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (long i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+	close(fd);
+	return lines;
 }

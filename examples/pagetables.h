@@ -35,5 +35,9 @@ long pt_zap_empty(void);
 
 /* A "Key:   N kB" field of /proc/self/status in kB, or -1. */
 long status_kb(const char *key);
+/* The same from /proc/self/smaps_rollup (Anonymous, AnonHugePages). */
+long rollup_kb(const char *key);
+/* Lines of /proc/self/maps: the VMAs. */
+long vma_count(void);
 
 #endif

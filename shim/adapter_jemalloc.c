@@ -161,6 +161,7 @@ static bool h_decommit(extent_hooks_t *h, void *addr, size_t size,
 	}
 	t0 = pr_now_ns();
 	pr_dcm_decommitted(a, a + len, true);
+	pr_hint_purged(a, a + len);
 	pr_count(PRC_JE_DECOMMITS, 1);
 	pr_count(PRC_JE_DECOMMIT_BYTES, len);
 	pr_count(PRC_JE_NS, pr_now_ns() - t0);

@@ -55,6 +55,7 @@ static void __attribute__((constructor)) pr_init(void)
 	pr_vmpte_start();
 	pr_threads_init();
 	pr_probe_caps();
+	pr_hint_init();
 	if (pr_ledger_init(pr_conf.ledger_max) == 0)
 		__atomic_store_n(&pr_ready, 1, __ATOMIC_RELEASE);
 	else
