@@ -6,7 +6,9 @@
  * the measurements behind each rule.
  *
  * A region is one private read-write anonymous mapping of hint_min (8 MiB)
- * or more that came through our mmap.  The brk heap is left alone: it
+ * or more that the allocator (the object that provides malloc) made
+ * through our mmap; the program's own large mappings, often sparse
+ * tables, are not the allocator's heap and stay as they are.  The brk heap is left alone: it
  * grows in steps (gperftools: 1 MiB) that never put a whole aligned 2 MiB
  * into the VMA before it is touched, so no fault gets a huge page.
  *  - It is hinted once, whole, when it appears (MADV_HUGEPAGE): new memory
@@ -23,7 +25,9 @@
  * VMA boundaries per region.  Nothing here allocates; the lock is held for
  * a table scan or one madvise that only changes VMA flags.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -55,6 +59,8 @@ static char lock_word;
 static int mm_busy, stopping;
 
 static struct pr_hint_stats st;
+/* The loaded object that provides malloc: its mmap calls come from here. */
+static uintptr_t alloc_lo, alloc_hi;
 
 /* mTHP counters at start, for the report's deltas. */
 static struct pr_thp thp;
@@ -110,6 +116,41 @@ static bool hint_enables_something(void)
 	return false;
 }
 
+static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t base = (uintptr_t)arg;
+
+	(void)size;
+	if (info->dlpi_addr != base)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = base + ph->p_vaddr, hi = lo + ph->p_memsz;
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		alloc_lo = alloc_lo && alloc_lo < lo ? alloc_lo : lo;
+		alloc_hi = alloc_hi > hi ? alloc_hi : hi;
+	}
+	return 1;
+}
+
+/* At start (dlsym is fine here, never on an interposed path). */
+static void find_allocator(void)
+{
+	void *m = dlsym(RTLD_DEFAULT, "malloc");
+	Dl_info info;
+
+	if (m && dladdr(m, &info))
+		dl_iterate_phdr(find_object, info.dli_fbase);
+}
+
+static bool from_allocator(const void *caller)
+{
+	return pr_conf.hint_all ||
+	       ((uintptr_t)caller >= alloc_lo && (uintptr_t)caller < alloc_hi);
+}
+
 void pr_hint_init(void)
 {
 	if (pr_conf.hint == PR_HINT_OFF)
@@ -120,6 +161,11 @@ void pr_hint_init(void)
 		return;
 	}
 	pr_hint_folio_start(&thp);
+	find_allocator();
+	if (!alloc_hi && !pr_conf.hint_all) {
+		why_idle = "could not find the object that provides malloc";
+		return;
+	}
 	why_idle = NULL;
 	__atomic_store_n(&active, true, __ATOMIC_RELEASE);
 }
@@ -215,11 +261,12 @@ static long realign(long r, size_t len, int flags)
 }
 
 long pr_hint_place(long addr, size_t len, int prot, int flags, int fd,
-		   long off, long r)
+		   long off, long r, const void *caller)
 {
 	size_t plen = page_up(len);
 
-	if (!on() || !pr_conf.hint_align || addr || fd != -1 || off ||
+	if (!on() || !from_allocator(caller) || !pr_conf.hint_align || addr ||
+	    fd != -1 || off ||
 	    !eligible(len, prot, flags) || !(r & (long)PMD_MASK_LOW) ||
 	    next_to_region((uintptr_t)r, (uintptr_t)r + plen))
 		return r;
@@ -252,11 +299,12 @@ static void hint_new(uintptr_t start, uintptr_t end)
 	CNT(hinted_bytes, end - start);
 }
 
-void pr_hint_mapped(long r, size_t len, int prot, int flags)
+void pr_hint_mapped(long r, size_t len, int prot, int flags,
+		    const void *caller)
 {
 	uintptr_t start = (uintptr_t)r, end = start + page_up(len);
 
-	if (!on() || !eligible(len, prot, flags))
+	if (!on() || !from_allocator(caller) || !eligible(len, prot, flags))
 		return;
 	/* No whole aligned 2 MiB inside: nothing a PMD folio could use. */
 	if (((start + PMD_MASK_LOW) & ~PMD_MASK_LOW) + PR_PMD_SIZE > end)

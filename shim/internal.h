@@ -42,6 +42,7 @@ struct pr_conf {
 	int hint;		/* PR_HINT_OFF, _AUTO or _ALWAYS */
 	bool hint_align;	/* place isolated large mappings on 2 MiB */
 	size_t hint_min;	/* smallest mapping hinted */
+	bool hint_all;		/* hint_scope:all - not only the allocator's */
 };
 enum { PR_HINT_OFF, PR_HINT_AUTO, PR_HINT_ALWAYS };
 
@@ -200,12 +201,14 @@ pr_hidden long pr_caps_thp_stat(unsigned kb, const char *name);
 
 /* --- huge-region hinting (hint.c) --- */
 pr_hidden void pr_hint_init(void);
-/* A successful mmap returned r for the caller's request: may move it to a
- * 2 MiB boundary (same length, flags and protection).  Returns the
- * address the caller gets; then pr_hint_mapped() hints it. */
+/* A successful mmap from code at caller returned r for the caller's
+ * request: may move it to a 2 MiB boundary (same length, flags and
+ * protection).  Returns the address the caller gets; then
+ * pr_hint_mapped() hints it. */
 pr_hidden long pr_hint_place(long addr, size_t len, int prot, int flags,
-			     int fd, long off, long r);
-pr_hidden void pr_hint_mapped(long r, size_t len, int prot, int flags);
+			     int fd, long off, long r, const void *caller);
+pr_hidden void pr_hint_mapped(long r, size_t len, int prot, int flags,
+			      const void *caller);
 pr_hidden void pr_hint_purged(uintptr_t start, uintptr_t end);
 pr_hidden void pr_hint_unmapped(uintptr_t start, uintptr_t end);
 /* Around a call that can unmap or replace memory: no hint change runs

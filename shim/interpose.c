@@ -198,9 +198,12 @@ PR_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 	/* Whatever was mapped here before is gone, even without MAP_FIXED:
 	 * the range may have been unmapped behind our back. */
 	if (r != -1) {
-		r = pr_hint_place((long)addr, len, prot, flags, fd, off, r);
+		const void *caller = __builtin_return_address(0);
+
+		r = pr_hint_place((long)addr, len, prot, flags, fd, off, r,
+				  caller);
 		observe_unmapped((uintptr_t)r, len);
-		pr_hint_mapped(r, len, prot, flags);
+		pr_hint_mapped(r, len, prot, flags, caller);
 	}
 	pr_hint_mm_end(hinted);
 	errno = err;

@@ -4,6 +4,11 @@
  * hint:auto, hint_min:4M; or hint:off with argument "off").  Checks VMA
  * flags (smaps VmFlags hg/nh), placement, VMA counts and data, never
  * timing.  Exits 77 where THP can't be hinted (enabled not madvise).
+ *
+ * The shim hints only mappings the allocator makes, that is, mmap calls
+ * from the object that provides malloc: so this program provides it
+ * (glibc's, passed through) and its own mmap calls count as the
+ * allocator's.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -15,6 +20,15 @@
 #include <unistd.h>
 
 #include "../unit/check.h"
+
+void *__libc_malloc(size_t);
+void *__libc_calloc(size_t, size_t);
+void *__libc_realloc(void *, size_t);
+void __libc_free(void *);
+void *malloc(size_t n) { return __libc_malloc(n); }
+void *calloc(size_t n, size_t m) { return __libc_calloc(n, m); }
+void *realloc(void *p, size_t n) { return __libc_realloc(p, n); }
+void free(void *p) { __libc_free(p); }
 
 #define MB (1UL << 20)
 #define PMD (2 * MB)
