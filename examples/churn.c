@@ -297,6 +297,7 @@ struct result {
 	/* the growth phase: what huge-region hinting changes */
 	long minflt_grow, anon_kb_grown, anon_huge_kb_grown, vmas_grown, vmas;
 	long anon_huge_kb;
+	struct thp_held thp;	/* -1s: unknown */
 	double grow_s;
 	struct pt_need need;
 	double wall, cpu;
@@ -352,6 +353,10 @@ static void print_result(const struct result *r)
 	       "anon_huge_kb_grown=%ld anon_huge_kb=%ld vmas_grown=%ld vmas=%ld",
 	       r->minflt_grow, r->grow_s, r->anon_kb_grown,
 	       r->anon_huge_kb_grown, r->anon_huge_kb, r->vmas_grown, r->vmas);
+	/* Memory in huge pages partly unmapped: held, but not in VmRSS. */
+	printf(" thp_held_kb=%lld thp_unmapped_kb=%lld",
+	       (long long)r->thp.held_kb,
+	       (long long)(r->thp.held_kb - r->thp.mapped_kb));
 	printf(" verify=%s\n", r->bad ? "FAIL" : "ok");
 	fflush(stdout);
 }
@@ -425,6 +430,8 @@ int main(int argc, char **argv)
 	r.rss_kb = status_kb("VmRSS");
 	r.anon_huge_kb = rollup_kb("AnonHugePages");
 	r.vmas = vma_count();
+	if (thp_held_scan(&r.thp) < 0)
+		r.thp.held_kb = r.thp.mapped_kb = (uint64_t)-1;
 	print_result(&r);
 	return r.bad ? 1 : 0;
 }

@@ -40,4 +40,12 @@ long rollup_kb(const char *key);
 /* Lines of /proc/self/maps: the VMAs. */
 long vma_count(void);
 
+/* PMD-size THP folios the process maps a page of (folios.c). */
+struct thp_held {
+	uint64_t held_kb;	/* their whole size */
+	uint64_t mapped_kb;	/* of it, mapped here (counted in VmRSS) */
+};
+/* 0, or -1 where PFNs are hidden (not root) or a file can't be read. */
+int thp_held_scan(struct thp_held *out);
+
 #endif
