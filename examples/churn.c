@@ -298,7 +298,7 @@ struct result {
 	long minflt_grow, anon_kb_grown, anon_huge_kb_grown, vmas_grown, vmas;
 	long anon_huge_kb;
 	struct thp_held thp;	/* -1s: unknown */
-	double grow_s;
+	double grow_s, grow_cpu_s;
 	struct pt_need need;
 	double wall, cpu;
 };
@@ -349,9 +349,9 @@ static void print_result(const struct result *r)
 		       (unsigned long long)st.regions_full);
 	else
 		printf(" shim=0");
-	printf(" minflt_grow=%ld grow_s=%.3f anon_kb_grown=%ld "
+	printf(" minflt_grow=%ld grow_s=%.3f grow_cpu_s=%.3f anon_kb_grown=%ld "
 	       "anon_huge_kb_grown=%ld anon_huge_kb=%ld vmas_grown=%ld vmas=%ld",
-	       r->minflt_grow, r->grow_s, r->anon_kb_grown,
+	       r->minflt_grow, r->grow_s, r->grow_cpu_s, r->anon_kb_grown,
 	       r->anon_huge_kb_grown, r->anon_huge_kb, r->vmas_grown, r->vmas);
 	/* Memory in huge pages partly unmapped: held, but not in VmRSS. */
 	printf(" thp_held_kb=%lld thp_unmapped_kb=%lld",
@@ -383,6 +383,7 @@ int main(int argc, char **argv)
 	r.minflt_grow = minflt();
 	run_phase(ws, GROW);
 	r.grow_s = now() - t0;
+	r.grow_cpu_s = cpu_now() - c0;
 	r.minflt_grow = minflt() - r.minflt_grow;
 	r.vmpte_grown_kb = status_kb("VmPTE");
 	r.anon_kb_grown = rollup_kb("Anonymous");

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * folios.c - memory the process holds in PMD-size THP folios, mapped or
+ * folios.c - anonymous memory the process holds in PMD-size THP folios, mapped or
  * not.  A purge inside a huge page unmaps part of it, and VmRSS drops, but
  * the folio stays whole until the kernel's deferred split shrinker runs
  * (under memory pressure): that memory is still used, and VmRSS hides it.
@@ -93,7 +93,9 @@ int thp_held_scan(struct thp_held *out)
 		uint64_t a = strtoull(line, &p, 16), e = strtoull(p + 1, &p, 16);
 
 		next = next ? next + 1 : line + strlen(line);
-		if (!memmem(line, (size_t)(next - line), "[vsyscall]", 10))
+		/* Anonymous memory only: files' large folios are page cache. */
+		if (!memmem(line, (size_t)(next - line), "[vsyscall]", 10) &&
+		    !memchr(line, '/', (size_t)(next - line)))
 			rc = scan_range(&s, a, e);
 		line = next;
 	}
