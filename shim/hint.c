@@ -62,8 +62,11 @@ static struct pr_hint_stats st;
 /* The loaded object that provides malloc: its mmap calls come from here. */
 static uintptr_t alloc_lo, alloc_hi;
 
-/* mTHP counters at start, for the report's deltas. */
+/* THP and mTHP settings, read once at start. */
 static struct pr_thp thp;
+/* Set while this thread is in a locked section: a signal handler that
+ * maps or purges memory then passes through instead of spinning on us. */
+static __thread int in_hint __attribute__((tls_model("initial-exec")));
 
 #define CNT(f, n) __atomic_fetch_add(&st.f, (n), __ATOMIC_RELAXED)
 
@@ -76,6 +79,7 @@ static void cpu_relax(void)
 
 static void lock(void)
 {
+	in_hint++;
 	while (__atomic_test_and_set(&lock_word, __ATOMIC_ACQUIRE))
 		while (__atomic_load_n(&lock_word, __ATOMIC_RELAXED))
 			cpu_relax();
@@ -84,6 +88,7 @@ static void lock(void)
 static void unlock(void)
 {
 	__atomic_clear(&lock_word, __ATOMIC_RELEASE);
+	in_hint--;
 }
 
 static uintptr_t page_up(uintptr_t x)
@@ -192,7 +197,8 @@ const struct pr_thp *pr_hint_state(struct pr_hint_stats *out,
 
 static bool on(void)
 {
-	return __atomic_load_n(&active, __ATOMIC_ACQUIRE) && !pr_busy;
+	return __atomic_load_n(&active, __ATOMIC_ACQUIRE) && !pr_busy &&
+	       !in_hint;
 }
 
 /* Call locked. */
@@ -334,7 +340,7 @@ void pr_hint_purged(uintptr_t start, uintptr_t end)
 
 	/* Whole aligned 2 MiB purges split no huge page.  (Called from the
 	 * shim's own observation of a purge: pr_busy is set.) */
-	if (!__atomic_load_n(&active, __ATOMIC_ACQUIRE) ||
+	if (!__atomic_load_n(&active, __ATOMIC_ACQUIRE) || in_hint ||
 	    pr_conf.hint != PR_HINT_AUTO ||
 	    !((start | end) & PMD_MASK_LOW))
 		return;
@@ -376,7 +382,7 @@ static void cut(struct hint_region *r, uintptr_t start, uintptr_t end)
 
 void pr_hint_unmapped(uintptr_t start, uintptr_t end)
 {
-	if (!__atomic_load_n(&active, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&active, __ATOMIC_ACQUIRE) || in_hint)
 		return;
 	lock();
 	for (unsigned i = 0; i < nr_regs; i++)
@@ -388,7 +394,7 @@ void pr_hint_unmapped(uintptr_t start, uintptr_t end)
 
 bool pr_hint_mm_begin(void)
 {
-	if (!__atomic_load_n(&active, __ATOMIC_ACQUIRE))
+	if (!__atomic_load_n(&active, __ATOMIC_ACQUIRE) || in_hint)
 		return false;
 	__atomic_add_fetch(&mm_busy, 1, __ATOMIC_SEQ_CST);
 	while (__atomic_load_n(&stopping, __ATOMIC_SEQ_CST))
@@ -400,4 +406,12 @@ void pr_hint_mm_end(bool token)
 {
 	if (token)
 		__atomic_sub_fetch(&mm_busy, 1, __ATOMIC_SEQ_CST);
+}
+
+/* fork copies the lock and the handshake as other threads left them. */
+void pr_hint_after_fork_child(void)
+{
+	__atomic_clear(&lock_word, __ATOMIC_RELAXED);
+	__atomic_store_n(&mm_busy, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&stopping, 0, __ATOMIC_RELAXED);
 }

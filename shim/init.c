@@ -36,6 +36,7 @@ static void after_fork_child(void)
 {
 	urcu_bp_after_fork_child();
 	pr_dcm_after_fork_child();
+	pr_hint_after_fork_child();
 	pr_profile_after_fork(true);
 }
 

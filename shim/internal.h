@@ -215,6 +215,7 @@ pr_hidden void pr_hint_unmapped(uintptr_t start, uintptr_t end);
  * meanwhile on memory that may no longer be the allocator's. */
 pr_hidden bool pr_hint_mm_begin(void);
 pr_hidden void pr_hint_mm_end(bool token);
+pr_hidden void pr_hint_after_fork_child(void);
 struct pr_hint_stats {
 	uint64_t hinted, hinted_bytes, stopped, stop_deferred, aligned,
 		 align_failed, table_full, failed;
