@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * folios.c - anonymous memory the process holds in PMD-size THP folios, mapped or
- * not.  A purge inside a huge page unmaps part of it, and VmRSS drops, but
- * the folio stays whole until the kernel's deferred split shrinker runs
- * (under memory pressure): that memory is still used, and VmRSS hides it.
- * Found from /proc/self/pagemap (PFNs: needs CAP_SYS_ADMIN) and
- * /proc/kpageflags.  No malloc.
+ * folios.c - anonymous memory the process holds in PMD-size THP folios,
+ * mapped or not.  A purge inside a huge page unmaps part of it and VmRSS
+ * drops, but the folio stays whole until the kernel's deferred split
+ * shrinker runs (under memory pressure): that memory is still used, and
+ * VmRSS hides it.  Found from /proc/self/pagemap (PFNs: needs
+ * CAP_SYS_ADMIN) and /proc/kpageflags.  No malloc.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>

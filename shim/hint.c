@@ -8,9 +8,9 @@
  * A region is one private read-write anonymous mapping of hint_min (8 MiB)
  * or more that the allocator (the object that provides malloc) made
  * through our mmap; the program's own large mappings, often sparse
- * tables, are not the allocator's heap and stay as they are.  The brk heap is left alone: it
- * grows in steps (gperftools: 1 MiB) that never put a whole aligned 2 MiB
- * into the VMA before it is touched, so no fault gets a huge page.
+ * tables, stay as they are.  The brk heap is left alone: it grows in steps
+ * (gperftools: 1 MiB) that never put a whole aligned 2 MiB into the VMA
+ * before it is touched, so no fault would get a huge page.
  *  - It is hinted once, whole, when it appears (MADV_HUGEPAGE): new memory
  *    is about to be filled, and a whole-mapping hint leaves the allocator's
  *    adjacent mappings mergeable into one VMA.
