@@ -239,6 +239,15 @@ static double cpu_now(void)
 	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+/* Minor faults of the process so far (all threads). */
+static long minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
 static void usage(int code)
 {
 	fprintf(code ? stderr : stdout,
@@ -285,6 +294,11 @@ struct result {
 	const char *alloc;
 	uint64_t survivors, survivor_kb, bad;
 	long vmpte_grown_kb, vmpte_kb, rss_kb;
+	/* the growth phase: what huge-region hinting changes */
+	long minflt_grow, anon_kb_grown, anon_huge_kb_grown, vmas_grown, vmas;
+	long anon_huge_kb;
+	struct thp_held thp;	/* -1s: unknown */
+	double grow_s, grow_cpu_s;
 	struct pt_need need;
 	double wall, cpu;
 };
@@ -335,6 +349,14 @@ static void print_result(const struct result *r)
 		       (unsigned long long)st.regions_full);
 	else
 		printf(" shim=0");
+	printf(" minflt_grow=%ld grow_s=%.3f grow_cpu_s=%.3f anon_kb_grown=%ld "
+	       "anon_huge_kb_grown=%ld anon_huge_kb=%ld vmas_grown=%ld vmas=%ld",
+	       r->minflt_grow, r->grow_s, r->grow_cpu_s, r->anon_kb_grown,
+	       r->anon_huge_kb_grown, r->anon_huge_kb, r->vmas_grown, r->vmas);
+	/* Memory in huge pages partly unmapped: held, but not in VmRSS. */
+	printf(" thp_held_kb=%lld thp_unmapped_kb=%lld",
+	       (long long)r->thp.held_kb,
+	       (long long)(r->thp.held_kb - r->thp.mapped_kb));
 	printf(" verify=%s\n", r->bad ? "FAIL" : "ok");
 	fflush(stdout);
 }
@@ -358,8 +380,15 @@ int main(int argc, char **argv)
 
 	t0 = now();
 	c0 = cpu_now();
+	r.minflt_grow = minflt();
 	run_phase(ws, GROW);
+	r.grow_s = now() - t0;
+	r.grow_cpu_s = cpu_now() - c0;
+	r.minflt_grow = minflt() - r.minflt_grow;
 	r.vmpte_grown_kb = status_kb("VmPTE");
+	r.anon_kb_grown = rollup_kb("Anonymous");
+	r.anon_huge_kb_grown = rollup_kb("AnonHugePages");
+	r.vmas_grown = vma_count();
 	for (cur_wave = 0; cur_wave < o.waves; cur_wave++) {
 		run_phase(ws, FREE_WAVE);
 		allocator_purge();
@@ -400,6 +429,10 @@ int main(int argc, char **argv)
 	/* After the scan: its own buffers are mapped by then. */
 	r.vmpte_kb = status_kb("VmPTE");
 	r.rss_kb = status_kb("VmRSS");
+	r.anon_huge_kb = rollup_kb("AnonHugePages");
+	r.vmas = vma_count();
+	if (thp_held_scan(&r.thp) < 0)
+		r.thp.held_kb = r.thp.mapped_kb = (uint64_t)-1;
 	print_result(&r);
 	return r.bad ? 1 : 0;
 }

@@ -196,17 +196,12 @@ long pt_zap_empty(void)
 	return after < 0 ? -1 : (before - after) / 4;
 }
 
-long status_kb(const char *key)
+/* A "Key: N kB" field of a /proc file. */
+static long field_kb(const char *path, const char *key)
 {
-	return status_kb_pid(0, key);
-}
-
-long status_kb_pid(pid_t pid, const char *key)
-{
-	char buf[8192], path[64], *p;
+	char buf[8192], *p;
 	size_t klen = strlen(key);
 
-	proc_path(path, sizeof(path), pid, "status");
 	if (read_all(path, buf, sizeof(buf)) < 0)
 		return -1;
 	for (p = buf; p; p = strchr(p, '\n')) {
@@ -216,4 +211,37 @@ long status_kb_pid(pid_t pid, const char *key)
 			return strtol(p + klen + 1, NULL, 10);
 	}
 	return -1;
+}
+
+long status_kb(const char *key)
+{
+	return status_kb_pid(0, key);
+}
+
+long status_kb_pid(pid_t pid, const char *key)
+{
+	char path[64];
+
+	proc_path(path, sizeof(path), pid, "status");
+	return field_kb(path, key);
+}
+
+long rollup_kb(const char *key)
+{
+	return field_kb("/proc/self/smaps_rollup", key);
+}
+
+long vma_count(void)
+{
+	char buf[4096];
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	long n, lines = 0;
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (long i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+	close(fd);
+	return lines;
 }

@@ -39,5 +39,17 @@ long pt_zap_empty(void);
 /* A "Key:   N kB" field of /proc/self/status in kB, or -1. */
 long status_kb(const char *key);
 long status_kb_pid(pid_t pid, const char *key);
+/* The same from /proc/self/smaps_rollup (Anonymous, AnonHugePages). */
+long rollup_kb(const char *key);
+/* Lines of /proc/self/maps: the VMAs. */
+long vma_count(void);
+
+/* PMD-size THP folios the process maps a page of (folios.c). */
+struct thp_held {
+	uint64_t held_kb;	/* their whole size */
+	uint64_t mapped_kb;	/* of it, mapped here (counted in VmRSS) */
+};
+/* 0, or -1 where PFNs are hidden (not root) or a file can't be read. */
+int thp_held_scan(struct thp_held *out);
 
 #endif

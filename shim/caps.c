@@ -323,3 +323,15 @@ enum pr_strategy pr_strategy_for(enum pr_alloc a, const char **why)
 		*why = "kernel offers MADV_RECLAIM_PT, but this build has no advice strategy";
 	return PR_STRAT_OBSERVE;
 }
+
+/* One counter of an mTHP size's stats/ directory (system-wide: every
+ * process's faults count there), or -1 where the kernel has none. */
+long pr_caps_thp_stat(unsigned kb, const char *name)
+{
+	char path[160];
+
+	snprintf(path, sizeof(path),
+		 "/sys/kernel/mm/transparent_hugepage/hugepages-%ukB/stats/%s",
+		 kb, name);
+	return read_long(path, -1);
+}

@@ -26,6 +26,10 @@ void pr_conf_defaults(struct pr_conf *conf)
 	conf->fence_rate = 2000;
 	conf->fence_batch = 16;
 	conf->fence_delay_ms = 500;
+	conf->hint = PR_HINT_OFF;
+	conf->hint_align = true;
+	conf->hint_min = 8UL << 20;
+	conf->hint_all = false;
 }
 
 static bool parse_bool(const char *v, size_t n, bool *out)
@@ -151,9 +155,39 @@ static int apply(const char *k, size_t kn, const char *v, size_t vn,
 			return 0;
 		complain(warn, k, kn,
 			 "expected milliseconds from 0 to 60000; using 500");
+	} else if (KEY("hint")) {
+		static const char *const modes[] = { "off", "auto", "always" };
+
+		for (int m = 0; m < 3; m++)
+			if (vn == strlen(modes[m]) && !strncmp(v, modes[m], vn)) {
+				conf->hint = m;
+				return 0;
+			}
+		complain(warn, k, kn, "expected off, auto or always; using off");
+	} else if (KEY("hint_min")) {
+		size_t sz;
+
+		if (parse_size(v, vn, &sz) && sz >= PR_PMD_SIZE &&
+		    sz <= PR_LEDGER_MAX) {
+			conf->hint_min = sz;
+			return 0;
+		}
+		complain(warn, k, kn,
+			 "expected a size from 2M to 64G (suffix K, M or G); using 8M");
+	} else if (KEY("hint_scope")) {
+		if ((vn == 9 && !strncmp(v, "allocator", 9)) ||
+		    (vn == 3 && !strncmp(v, "all", 3))) {
+			conf->hint_all = vn == 3;
+			return 0;
+		}
+		complain(warn, k, kn, "expected allocator or all; using allocator");
+	} else if (KEY("hint_align")) {
+		if (parse_bool(v, vn, &conf->hint_align))
+			return 0;
+		complain(warn, k, kn, "expected 0, 1, true or false; using 1");
 	} else {
 		complain(warn, k, kn,
-			 "unknown key; accepted: stats, profile, profile_top, ledger_max, jemalloc, fence, fence_rate, fence_batch, fence_delay_ms");
+			 "unknown key; accepted: stats, profile, profile_top, ledger_max, jemalloc, fence, fence_rate, fence_batch, fence_delay_ms, hint, hint_min, hint_scope, hint_align");
 	}
 	return -1;
 #undef KEY

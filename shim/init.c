@@ -36,6 +36,7 @@ static void after_fork_child(void)
 {
 	urcu_bp_after_fork_child();
 	pr_dcm_after_fork_child();
+	pr_hint_after_fork_child();
 	pr_profile_after_fork(true);
 }
 
@@ -55,6 +56,7 @@ static void __attribute__((constructor)) pr_init(void)
 	pr_vmpte_start();
 	pr_threads_init();
 	pr_probe_caps();
+	pr_hint_init();
 	if (pr_ledger_init(pr_conf.ledger_max) == 0)
 		__atomic_store_n(&pr_ready, 1, __ATOMIC_RELEASE);
 	else

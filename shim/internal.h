@@ -38,7 +38,13 @@ struct pr_conf {
 	unsigned fence_rate;	/* fence windows per second at most */
 	unsigned fence_batch;	/* 2 MiB regions per window at most */
 	unsigned fence_delay_ms; /* a region must stay complete this long */
+	/* huge-region hinting (hint.c) */
+	int hint;		/* PR_HINT_OFF, _AUTO or _ALWAYS */
+	bool hint_align;	/* place isolated large mappings on 2 MiB */
+	size_t hint_min;	/* smallest mapping hinted */
+	bool hint_all;		/* hint_scope:all - not only the allocator's */
 };
+enum { PR_HINT_OFF, PR_HINT_AUTO, PR_HINT_ALWAYS };
 
 typedef void (*pr_warn_fn)(const char *msg);
 /* Parse "key:value,..." into *conf (which holds the defaults on entry). */
@@ -189,6 +195,38 @@ pr_hidden enum pr_strategy pr_strategy_for(enum pr_alloc a, const char **why);
 pr_hidden const char *pr_strategy_name(enum pr_strategy s);
 /* Why the fence can't run here, or NULL. */
 pr_hidden const char *pr_fence_unavailable(void);
+
+/* One stats/ counter of an mTHP size (system-wide), or -1. */
+pr_hidden long pr_caps_thp_stat(unsigned kb, const char *name);
+
+/* --- huge-region hinting (hint.c) --- */
+pr_hidden void pr_hint_init(void);
+/* A successful mmap from code at caller returned r for the caller's
+ * request: may move it to a 2 MiB boundary (same length, flags and
+ * protection).  Returns the address the caller gets; then
+ * pr_hint_mapped() hints it. */
+pr_hidden long pr_hint_place(long addr, size_t len, int prot, int flags,
+			     int fd, long off, long r, const void *caller);
+pr_hidden void pr_hint_mapped(long r, size_t len, int prot, int flags,
+			      const void *caller);
+pr_hidden void pr_hint_purged(uintptr_t start, uintptr_t end);
+pr_hidden void pr_hint_unmapped(uintptr_t start, uintptr_t end);
+/* Around a call that can unmap or replace memory: no hint change runs
+ * meanwhile on memory that may no longer be the allocator's. */
+pr_hidden bool pr_hint_mm_begin(void);
+pr_hidden void pr_hint_mm_end(bool token);
+pr_hidden void pr_hint_after_fork_child(void);
+struct pr_hint_stats {
+	uint64_t hinted, hinted_bytes, stopped, stop_deferred, aligned,
+		 align_failed, table_full, failed;
+};
+pr_hidden const struct pr_thp *pr_hint_state(struct pr_hint_stats *out,
+					     const char **idle,
+					     unsigned *regions,
+					     unsigned *stopped_now);
+/* hint_report.c: the folio sizes the process got, and the report. */
+pr_hidden void pr_hint_folio_start(const struct pr_thp *thp);
+pr_hidden void pr_hint_report(int fd);
 
 /* --- VmPTE sampling (vmpte.c) --- */
 pr_hidden long pr_vmpte_kb(void);

@@ -115,6 +115,7 @@ static void observe_madvise(uintptr_t start, size_t len, int advice)
 		pr_count(PRC_PMD_ALIGNED, 1);
 	full = pr_ledger_full();
 	pr_ledger_purged(start, end, kind, t0);
+	pr_hint_purged(start, end);
 	/* A region completed: the fence has work (it does it later). */
 	if (pr_ledger_full() > full)
 		pr_fence_kick();
@@ -154,6 +155,7 @@ static void observe_unmapped(uintptr_t start, size_t len)
 	/* Decommitted pages that are unmapped are no longer the allocator's:
 	 * whatever is mapped there next must never be reclaimed. */
 	pr_dcm_forget(start, start + page_up(len));
+	pr_hint_unmapped(start, start + page_up(len));
 	pr_count(PRC_SHIM_NS, pr_now_ns() - t0);
 	leave(cs);
 }
@@ -170,6 +172,7 @@ static bool mm_begin(uintptr_t lo, size_t len)
 
 PR_EXPORT int munmap(void *addr, size_t len)
 {
+	bool hinted = pr_hint_mm_begin();
 	bool fenced = mm_begin((uintptr_t)addr, len);
 	long r = syscall(SYS_munmap, addr, len);
 	int err = errno;
@@ -178,12 +181,14 @@ PR_EXPORT int munmap(void *addr, size_t len)
 	pr_count(PRC_MUNMAP, 1);
 	if (r == 0)
 		observe_unmapped((uintptr_t)addr, len);
+	pr_hint_mm_end(hinted);
 	errno = err;
 	return (int)r;
 }
 
 PR_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
+	bool hinted = (flags & MAP_FIXED) && pr_hint_mm_begin();
 	bool fenced = (flags & MAP_FIXED) && mm_begin((uintptr_t)addr, len);
 	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 	int err = errno;
@@ -192,8 +197,15 @@ PR_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 	pr_count(PRC_MMAP, 1);
 	/* Whatever was mapped here before is gone, even without MAP_FIXED:
 	 * the range may have been unmapped behind our back. */
-	if (r != -1)
+	if (r != -1) {
+		const void *caller = __builtin_return_address(0);
+
+		r = pr_hint_place((long)addr, len, prot, flags, fd, off, r,
+				  caller);
 		observe_unmapped((uintptr_t)r, len);
+		pr_hint_mapped(r, len, prot, flags, caller);
+	}
+	pr_hint_mm_end(hinted);
 	errno = err;
 	return (void *)r;
 }
@@ -204,7 +216,7 @@ PR_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd,
 PR_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
 	void *new_addr = NULL;
-	bool fenced;
+	bool fenced, hinted;
 	long r;
 	int err;
 
@@ -230,6 +242,7 @@ PR_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 		}
 		fenced = mm_begin(lo, hi > lo ? hi - lo : 0);
 	}
+	hinted = pr_hint_mm_begin();
 	r = syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
 	err = errno;
 	pr_fence_mm_end(fenced);
@@ -239,6 +252,7 @@ PR_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 		observe_unmapped((uintptr_t)old, old_len);
 		observe_unmapped((uintptr_t)r, new_len);
 	}
+	pr_hint_mm_end(hinted);
 	errno = err;
 	return (void *)r;
 }

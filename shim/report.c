@@ -55,6 +55,7 @@ void pr_report(int fd)
 	     U(st.vmpte_start_kb), U(st.vmpte_peak_kb), end_kb);
 	line(fd, "ptreclaim: shim_time_ns=%llu\n", U(st.shim_ns));
 	pr_je_report(fd);
+	pr_hint_report(fd);
 	if (pr_conf.profile)
 		pr_profile_report(fd, pr_conf.profile_top);
 }

@@ -94,6 +94,25 @@ static void args(const char *fn, mapfn f)
 		sem_end();
 	}
 
+	/* Large anonymous mappings: huge-region hinting may place them on a
+	 * 2 MiB boundary and hint them (hint_scope:all); same results. */
+	static const size_t big[] = { 8 * PMD + PG, 4 * PMD, 3 * PMD - 5 * PG };
+	for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+		sem_begin("%s_any_large_%zu", fn, i);
+		void *q = f(NULL, big[i], RW, PA | (i ? MAP_NORESERVE : 0), -1, 0);
+		if (q != MAP_FAILED) {
+			char *e = (char *)q + big[i] - PG;
+
+			fill(q, 2, 3300);
+			fill(e, 1, 3310);
+			sem_mem(q, 2, 0);
+			sem_mem(e, 1, 0);
+			sem_mem((char *)q + PMD, 2, 0);	/* reads zero */
+		}
+		drop(q, big[i]);
+		sem_end();
+	}
+
 	/* Valid, but MAP_FIXED at this size would replace our own code. */
 	sem_begin("%s_any_len_huge_noreserve", fn);
 	void *p = f(NULL, (size_t)1 << 46, RW, PA | MAP_NORESERVE, -1, 0);

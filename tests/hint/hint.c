@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hint - the hinting policy under the preloaded shim (PTRECLAIM_CONF
+ * hint:auto, hint_min:4M; or hint:off with argument "off").  Checks VMA
+ * flags (smaps VmFlags hg/nh), placement, VMA counts and data, never
+ * timing.  Exits 77 where THP can't be hinted (enabled not madvise).
+ *
+ * The shim hints only mappings the allocator makes, that is, mmap calls
+ * from the object that provides malloc: so this program provides it
+ * (glibc's, passed through) and its own mmap calls count as the
+ * allocator's.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../unit/check.h"
+
+void *__libc_malloc(size_t);
+void *__libc_calloc(size_t, size_t);
+void *__libc_realloc(void *, size_t);
+void __libc_free(void *);
+void *malloc(size_t n) { return __libc_malloc(n); }
+void *calloc(size_t n, size_t m) { return __libc_calloc(n, m); }
+void *realloc(void *p, size_t n) { return __libc_realloc(p, n); }
+void free(void *p) { __libc_free(p); }
+
+#define MB (1UL << 20)
+#define PMD (2 * MB)
+
+/* VmFlags of the VMA holding addr ("" if none), and its bounds. */
+static void vma_of(void *addr, char flags[512], uintptr_t *lo, uintptr_t *hi)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int in = 0;
+
+	flags[0] = '\0';
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2 && strchr(line, '-') <
+		    strchr(line, ' ')) {
+			in = (uintptr_t)addr >= a && (uintptr_t)addr < b;
+			if (in && lo)
+				*lo = a, *hi = b;
+		} else if (in && !strncmp(line, "VmFlags:", 8)) {
+			snprintf(flags, 512, "%s", line + 8);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
+static int has(void *addr, const char *flag)
+{
+	char fl[512], pat[8];
+
+	vma_of(addr, fl, NULL, NULL);
+	snprintf(pat, sizeof(pat), " %s", flag);
+	return strstr(fl, pat) != NULL;
+}
+
+static long vmas_in(uintptr_t lo, uintptr_t hi)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long a, b;
+	char line[512];
+	long n = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx", &a, &b) == 2 && a < hi && b > lo)
+			n++;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static unsigned char *map(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	CHECK(p != MAP_FAILED);
+	return p;
+}
+
+static void fill(unsigned char *p, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i += 512)
+		p[i] = (unsigned char)(seed + i / 512);
+}
+
+static size_t bad_bytes(unsigned char *p, size_t len, unsigned seed,
+			size_t hole_lo, size_t hole_hi)
+{
+	size_t bad = 0;
+
+	for (size_t i = 0; i < len; i += 512) {
+		unsigned char want = i >= hole_lo && i < hole_hi ? 0 :
+				     (unsigned char)(seed + i / 512);
+		bad += p[i] != want;
+	}
+	return bad;
+}
+
+/* A large mapping: one VMA, hinted (and 2 MiB aligned unless placed
+ * right next to a hinted one: then it stays there, one VMA with it). */
+static unsigned char *large(size_t len, int want_hint)
+{
+	unsigned char *p = map(len);
+	uintptr_t lo = 0, hi = 0;
+	char fl[512];
+
+	vma_of(p, fl, &lo, &hi);
+	if (want_hint) {
+		CHECK(((uintptr_t)p & (PMD - 1)) == 0 ||
+		      has((char *)p - 1, "hg") || has(p + len, "hg"));
+		CHECK(has(p, "hg") && has(p + len - 1, "hg"));
+	} else {
+		CHECK(!has(p, "hg"));
+	}
+	CHECK(vmas_in((uintptr_t)p, (uintptr_t)p + len) == 1);
+	fill(p, len, 7);
+	CHECK(bad_bytes(p, len, 7, 0, 0) == 0);
+	return p;
+}
+
+static void fine_purges_stop(void)
+{
+	size_t len = 16 * MB + 12288;	/* not a 2 MiB multiple */
+	unsigned char *p = large(len, 1);
+	size_t off;
+
+	/* Whole aligned 2 MiB purges split nothing: still hinted. */
+	CHECK(madvise(p, 2 * PMD, MADV_DONTNEED) == 0);
+	CHECK(has(p, "hg"));
+	fill(p, 2 * PMD, 7);
+	/* 64 KiB purges: under 1/32 of the region, still hinted ... */
+	for (off = 4 * MB; off < 4 * MB + 256 * 1024; off += 64 * 1024)
+		CHECK(madvise(p + off, 64 * 1024, MADV_DONTNEED) == 0);
+	CHECK(has(p, "hg"));
+	/* ... past it, the whole region stops, once, in one VMA. */
+	for (; off < 4 * MB + 2 * MB; off += 64 * 1024)
+		CHECK(madvise(p + off, 64 * 1024, MADV_DONTNEED) == 0);
+	CHECK(has(p, "nh") && !has(p, "hg") && has(p + len - 1, "nh"));
+	CHECK(vmas_in((uintptr_t)p, (uintptr_t)p + len) == 1);
+	CHECK(bad_bytes(p, len, 7, 4 * MB, off) == 0);
+	/* Never hinted again. */
+	CHECK(madvise(p + 8 * MB, 64 * 1024, MADV_FREE) == 0);
+	CHECK(has(p, "nh"));
+	CHECK(munmap(p, len) == 0);
+}
+
+/* Small mappings are left alone; many large ones add no VMA boundary
+ * inside any of them. */
+static void bounded(int want_hint)
+{
+	unsigned char *s = map(MB), *p[12];
+	long total = 0;
+
+	CHECK(!has(s, "hg") && !has(s, "nh"));
+	for (int i = 0; i < 12; i++) {
+		p[i] = large(8 * MB + (size_t)i * 4096, want_hint);
+		total += vmas_in((uintptr_t)p[i], (uintptr_t)p[i] + 8 * MB);
+	}
+	CHECK(total <= 12);
+	for (int i = 0; i < 12; i++)
+		CHECK(munmap(p[i], 8 * MB + (size_t)i * 4096) == 0);
+	CHECK(munmap(s, MB) == 0);
+}
+
+/* A partly unmapped region is still tracked, and an mremap'd one keeps
+ * working; results and errno are the kernel's. */
+static void unmap_and_errors(void)
+{
+	unsigned char *p = large(12 * MB, 1);
+	void *q;
+
+	CHECK(munmap(p + 4 * MB, 2 * MB) == 0);
+	fill(p, 4 * MB, 3);
+	CHECK(bad_bytes(p, 4 * MB, 3, 0, 0) == 0);
+	q = mremap(p + 6 * MB, 6 * MB, 8 * MB, MREMAP_MAYMOVE);
+	CHECK(q != MAP_FAILED);
+	for (size_t i = 0, bad = 0; i < 6 * MB; i += 512)
+		if (((unsigned char *)q)[i] != (unsigned char)(7 + (6 * MB + i) / 512))
+			CHECK(bad++ < 1);
+	errno = 0;
+	CHECK(mmap(NULL, 1UL << 50, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED &&
+	      errno == ENOMEM);
+	errno = 0;
+	CHECK(mmap(NULL, 8 * MB, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 4096 + 1) == MAP_FAILED &&
+	      errno == EINVAL);
+	CHECK(munmap(p, 4 * MB) == 0 && munmap(q, 8 * MB) == 0);
+}
+
+int main(int argc, char **argv)
+{
+	int off = argc > 1 && !strcmp(argv[1], "off");
+	char buf[64] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+
+	if (!f || !fgets(buf, sizeof(buf), f) || !strstr(buf, "[madvise]")) {
+		printf("skip: THP enabled is not madvise\n");
+		return 77;
+	}
+	fclose(f);
+	if (off) {
+		bounded(0);
+	} else {
+		fine_purges_stop();
+		bounded(1);
+		unmap_and_errors();
+	}
+	CHECK_DONE();
+}
