@@ -26,6 +26,8 @@ void pr_conf_defaults(struct pr_conf *conf)
 	conf->fence_rate = 2000;
 	conf->fence_batch = 16;
 	conf->fence_delay_ms = 500;
+	conf->advice = true;
+	conf->advice_rate = 1000;
 }
 
 static bool parse_bool(const char *v, size_t n, bool *out)
@@ -151,9 +153,21 @@ static int apply(const char *k, size_t kn, const char *v, size_t vn,
 			return 0;
 		complain(warn, k, kn,
 			 "expected milliseconds from 0 to 60000; using 500");
+	} else if (KEY("advice")) {
+		if ((vn == 4 && !strncmp(v, "auto", 4)) ||
+		    (vn == 3 && !strncmp(v, "off", 3))) {
+			conf->advice = vn == 4;
+			return 0;
+		}
+		complain(warn, k, kn, "expected auto or off; using auto");
+	} else if (KEY("advice_rate")) {
+		if (parse_uint(v, vn, 1, 1000000, &conf->advice_rate))
+			return 0;
+		complain(warn, k, kn,
+			 "expected calls per second from 1 to 1000000; using 1000");
 	} else {
 		complain(warn, k, kn,
-			 "unknown key; accepted: stats, profile, profile_top, ledger_max, jemalloc, fence, fence_rate, fence_batch, fence_delay_ms");
+			 "unknown key; accepted: stats, profile, profile_top, ledger_max, jemalloc, fence, fence_rate, fence_batch, fence_delay_ms, advice, advice_rate");
 	}
 	return -1;
 #undef KEY
