@@ -28,6 +28,7 @@ void pr_conf_defaults(struct pr_conf *conf)
 	conf->fence_delay_ms = 500;
 	conf->advice = true;
 	conf->advice_rate = 1000;
+	conf->advice_delay_ms = 500;
 }
 
 static bool parse_bool(const char *v, size_t n, bool *out)
@@ -165,9 +166,14 @@ static int apply(const char *k, size_t kn, const char *v, size_t vn,
 			return 0;
 		complain(warn, k, kn,
 			 "expected calls per second from 1 to 1000000; using 1000");
+	} else if (KEY("advice_delay_ms")) {
+		if (parse_uint(v, vn, 0, 60000, &conf->advice_delay_ms))
+			return 0;
+		complain(warn, k, kn,
+			 "expected milliseconds from 0 to 60000; using 500");
 	} else {
 		complain(warn, k, kn,
-			 "unknown key; accepted: stats, profile, profile_top, ledger_max, jemalloc, fence, fence_rate, fence_batch, fence_delay_ms, advice, advice_rate");
+			 "unknown key; accepted: stats, profile, profile_top, ledger_max, jemalloc, fence, fence_rate, fence_batch, fence_delay_ms, advice, advice_rate, advice_delay_ms");
 	}
 	return -1;
 #undef KEY

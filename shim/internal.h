@@ -41,6 +41,7 @@ struct pr_conf {
 	/* the kernel's MADV_RECLAIM_PT (reclaim_advice.c) */
 	bool advice;		/* advice:auto (true) or advice:off */
 	unsigned advice_rate;	/* advice calls per second at most */
+	unsigned advice_delay_ms; /* a region must stay unchanged this long */
 };
 
 typedef void (*pr_warn_fn)(const char *msg);

@@ -44,10 +44,10 @@
 
 #define ADV_COLLECT_MAX	16384		/* regions looked at per pass */
 #define ADV_RUN_MAX	512		/* regions per call (1 GiB) */
-#define ADV_SETTLE_NS	2000000ULL	/* let a burst of purges finish */
 #define ADV_GAP_NS	10000000ULL	/* between passes */
 #define ADV_RETRY_MIN_MS 100		/* lazy regions: first retry */
 #define ADV_RETRY_MAX_MS 2000		/* lazy regions: backoff cap */
+#define ADV_IDLE_MS	300		/* purges this quiet: scan everything */
 
 enum { AS_OFF, AS_ACTIVE, AS_UNAVAILABLE };
 
@@ -59,6 +59,7 @@ static struct {
 	pthread_mutex_t work;		/* held for ledger work and calls */
 	int stopping, sleeping, kicked, dirty;
 	uint64_t next_call_ns;
+	uint64_t due_ns;		/* completed regions come due (0: none) */
 	unsigned retry_ms;		/* current lazy backoff */
 	uint64_t *bases;		/* (base | flags, changed) pairs */
 } A = { .kick = -1, .pm = -1, .work = PTHREAD_MUTEX_INITIALIZER,
@@ -146,6 +147,8 @@ static void rate_limit(void)
 /* What the call did, region by region.  Called with A.work. */
 static void run_settle(const struct run *rn)
 {
+	static const uint64_t none[PR_BITMAP_WORDS];
+
 	for (unsigned k = 0; k < rn->n; k++) {
 		uintptr_t base = rn->lo + (uintptr_t)k * PR_PMD_SIZE;
 		uint64_t inuse[PR_BITMAP_WORDS];
@@ -154,8 +157,10 @@ static void run_settle(const struct run *rn)
 		if (n == 0) {
 			/* No table, or one in a VMA the kernel skips
 			 * (mlocked, shared, file): either way not again
-			 * until a purge shows pages were used. */
-			pr_ledger_zapped(base);
+			 * until a purge shows pages were used.  Parked with
+			 * nothing in use, so a purge that raced with us
+			 * keeps the region offered. */
+			pr_ledger_park(base, rn->changed[k], none);
 			ADD(regions_freed, 1);
 			if (rn->flags[k] & PR_LEDGER_LAZY)
 				ADD(lazy_freed, 1);
@@ -209,9 +214,19 @@ static bool run_add(struct run *rn, uintptr_t base, unsigned flags,
 
 /* ---- a pass over the ledger ---- */
 
+/*
+ * What a pass looks at: regions unchanged for advice_delay_ms (memory just
+ * purged is what an allocator reuses first: freeing its table would only
+ * make the next fault allocate it again), and of those only completed ones
+ * while the program is still purging; every region with purged pages once
+ * purges have gone quiet (pages never touched are never purged, so a
+ * region can be empty without being complete).
+ */
 struct collect {
 	size_t n;
-	bool more;
+	bool more, all;
+	uint64_t now, delay_ns;
+	uint64_t next_ns;	/* when the youngest skipped region is due */
 };
 
 static void collect_one(uintptr_t base, unsigned flags, uint64_t changed,
@@ -220,6 +235,13 @@ static void collect_one(uintptr_t base, unsigned flags, uint64_t changed,
 	struct collect *c = arg;
 
 	(void)inuse;
+	if (!c->all && !(flags & PR_LEDGER_FULL))
+		return;
+	if (changed + c->delay_ns > c->now) {
+		if (!c->next_ns || changed + c->delay_ns < c->next_ns)
+			c->next_ns = changed + c->delay_ns;
+		return;
+	}
 	if (c->n >= ADV_COLLECT_MAX) {
 		c->more = true;
 		return;
@@ -267,16 +289,20 @@ static bool consider(struct run *rn, size_t i)
 	return true;
 }
 
-static bool pass(bool retry)
+/* all: every region with purged pages, not just completed ones.  Returns
+ * false when told to stop. */
+static bool pass(bool all, bool retry)
 {
 	static struct run rn;
-	struct collect c = { 0 };
+	struct collect c = { .all = all, .now = pr_now_ns(),
+			     .delay_ns = pr_conf.advice_delay_ms * 1000000ULL };
 	long vm0, vm1;
 
 	if (!lock_work())
 		return false;
 	pr_ledger_for_each_live_ex(collect_one, &c);
 	pthread_mutex_unlock(&A.work);
+	A.due_ns = c.next_ns;
 	sort_bases(c.n);
 	vm0 = pr_vmpte_kb();
 	__atomic_store_n(&S.waiting, 0, __ATOMIC_RELAXED);
@@ -309,24 +335,63 @@ static void note_cpu(void)
 				 (uint64_t)cpu.tv_nsec, __ATOMIC_RELAXED);
 }
 
-/* Sleep until kicked, or until waiting lazy regions are due; true if
- * woken by a kick. */
-static bool wait_for_work(void)
+static uint64_t purges(void)
+{
+	return pr_counter_sum(PRC_DONTNEED) + pr_counter_sum(PRC_FREE);
+}
+
+/* The thread's view of the program's purges. */
+struct watch {
+	uint64_t scanned;	/* purge count at the last full scan */
+	uint64_t seen;		/* purge count last seen */
+	uint64_t seen_ns;	/* when it was first seen */
+};
+
+/* Purges must have stopped this long before a full scan: then every
+ * region is older than the delay too. */
+static uint64_t quiet_ns(void)
+{
+	uint64_t d = pr_conf.advice_delay_ms * 1000000ULL;
+
+	return d > ADV_IDLE_MS * 1000000ULL ? d : ADV_IDLE_MS * 1000000ULL;
+}
+
+/* How long to sleep: until completed regions come due, waiting lazy
+ * regions are retried, or purges may have gone quiet.  UINT64_MAX:
+ * nothing to wait for, no timer at all. */
+static uint64_t sleep_for(const struct watch *w, uint64_t now)
+{
+	uint64_t t = UINT64_MAX, q;
+
+	if (A.due_ns)
+		t = A.due_ns > now ? A.due_ns - now : 0;
+	if (__atomic_load_n(&S.waiting, __ATOMIC_RELAXED) &&
+	    A.retry_ms * 1000000ULL < t)
+		t = A.retry_ms * 1000000ULL;
+	if (purges() != w->scanned) {
+		q = w->seen_ns + quiet_ns();
+		q = q > now ? q - now : 0;
+		if (q < t)
+			t = q;
+	}
+	return t;
+}
+
+/* Sleep until there is work; true if a completed region kicked us. */
+static bool wait_for_work(const struct watch *w)
 {
 	struct pollfd p = { .fd = (int)A.kick, .events = POLLIN };
-	struct timespec ts = { A.retry_ms / 1000,
-			       (long)(A.retry_ms % 1000) * 1000000L };
-	bool timed = __atomic_load_n(&S.waiting, __ATOMIC_RELAXED) != 0;
-	uint64_t v;
+	uint64_t t = sleep_for(w, pr_now_ns()), v;
+	struct timespec ts;
 	long r;
 
 	__atomic_store_n(&A.sleeping, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&A.dirty, __ATOMIC_SEQ_CST)) {
-		ts.tv_sec = ts.tv_nsec = 0;
-		timed = true;
-	}
-	/* Nothing waiting: no timer at all, a completed region wakes us. */
-	r = pr_sys(SYS_ppoll, (long)&p, 1, timed ? (long)&ts : 0, 0, 8, 0);
+	if (__atomic_load_n(&A.dirty, __ATOMIC_SEQ_CST))
+		t = 0;
+	ts.tv_sec = (time_t)(t / 1000000000ULL);
+	ts.tv_nsec = (long)(t % 1000000000ULL);
+	r = pr_sys(SYS_ppoll, (long)&p, 1, t == UINT64_MAX ? 0 : (long)&ts,
+		   0, 8, 0);
 	__atomic_store_n(&A.sleeping, 0, __ATOMIC_SEQ_CST);
 	if (r > 0) {
 		pr_sys(SYS_read, A.kick, (long)&v, 8, 0, 0, 0);
@@ -335,27 +400,50 @@ static bool wait_for_work(void)
 	return __atomic_exchange_n(&A.dirty, 0, __ATOMIC_SEQ_CST);
 }
 
+/* One wake-up's work.  Returns false when told to stop. */
+static bool step(struct watch *w, bool kicked)
+{
+	uint64_t now = pr_now_ns(), n = purges();
+	bool waiting = __atomic_load_n(&S.waiting, __ATOMIC_RELAXED);
+	bool quiet, due;
+
+	if (n != w->seen) {
+		w->seen = n;
+		w->seen_ns = now;
+	}
+	quiet = n != w->scanned && now >= w->seen_ns + quiet_ns();
+	if (kicked) {
+		/* New completions: lazy regions start over too. */
+		A.retry_ms = ADV_RETRY_MIN_MS;
+		if (!A.due_ns)
+			A.due_ns = now + pr_conf.advice_delay_ms * 1000000ULL;
+	} else if (waiting && A.retry_ms < ADV_RETRY_MAX_MS) {
+		A.retry_ms *= 2;
+	}
+	due = A.due_ns && A.due_ns <= now;
+	if (!due && !quiet && !(waiting && !kicked))
+		return true;
+	if (quiet)
+		w->scanned = n;
+	if (!pass(quiet, waiting && !kicked))
+		return false;
+	note_cpu();
+	return true;
+}
+
 static void *advice_main(void *arg)
 {
 	uint64_t last_maintain = pr_now_ns();
+	struct watch w = { 0, 0, 0 };
 
 	(void)arg;
 	pr_sys(SYS_prctl, PR_SET_NAME, (long)"ptreclaim-advic", 0, 0, 0, 0);
 	for (;;) {
-		bool kicked = wait_for_work();
+		bool kicked = wait_for_work(&w);
 
-		if (__atomic_load_n(&A.stopping, __ATOMIC_RELAXED))
+		if (__atomic_load_n(&A.stopping, __ATOMIC_RELAXED) ||
+		    !step(&w, kicked))
 			break;
-		if (kicked) {
-			/* New completions: lazy regions start over too. */
-			A.retry_ms = ADV_RETRY_MIN_MS;
-			sleep_ns(ADV_SETTLE_NS);
-		} else if (A.retry_ms < ADV_RETRY_MAX_MS) {
-			A.retry_ms *= 2;
-		}
-		if (!pass(!kicked))
-			break;
-		note_cpu();
 		if (pr_now_ns() - last_maintain > 1000000000ULL && lock_work()) {
 			/* Recycle idle ledger entries (a grace period: fine on
 			 * this thread, never on the purge path). */
@@ -446,7 +534,7 @@ static void advice_child(void)
 	A.live = 0;
 	A.sleeping = A.kicked = 0;
 	A.dirty = 1;
-	A.next_call_ns = 0;
+	A.next_call_ns = A.due_ns = 0;
 	A.retry_ms = ADV_RETRY_MIN_MS;
 	close_fds();
 	S.forks++;
