@@ -55,7 +55,7 @@ run() {
 
 if [[ $mode == bench:* ]]; then
 	for ((i = 0; i < ${mode#bench:}; i++)); do
-		for a in jemalloc tcmalloc mimalloc; do
+		for a in ${ADVICE_ALLOCATORS:-jemalloc tcmalloc mimalloc}; do
 			run "$a" plain "$@"
 			run "$a" shim "$@"
 		done
