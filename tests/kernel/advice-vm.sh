@@ -34,16 +34,19 @@ echo "kernel $(<"/proc/sys/kernel/osrelease") advice=$(cat /sys/kernel/mm/reclai
 run() {
 	local alloc=$1 how=$2 pre=${lib[$1]} extra=()
 	shift 2
-	# mimalloc gives pages back with MADV_FREE: memory pressure must
-	# discard them before any table can go, with or without us.
+	# mimalloc with page_reset gives freed pages back with MADV_FREE (by
+	# default Debian's 2.0.9 purges on timers, which makes runs differ):
+	# memory pressure must discard them before any table can go, with or
+	# without us.  (The other allocators ignore the variable.)
 	[[ $alloc == mimalloc ]] && extra=(--pageout)
-	if [[ $how == shim ]]; then
-		pre=$shim:$pre
-		# The heap settles so the background thread can finish.
-		extra+=(--settle-ms 3000)
-	fi
+	# The heap settles so the background thread can finish; plain runs
+	# settle as long, so that both are measured in the same state (the
+	# kernel's khugepaged, for one, works meanwhile).
+	extra+=(--settle-ms 3000)
+	[[ $how == shim ]] && pre=$shim:$pre
 	# shellcheck disable=SC2086
-	LD_PRELOAD=$pre PTRECLAIM_CONF=stats:1 "$churn" ${args[$alloc]} "$@" \
+	MIMALLOC_PAGE_RESET=1 LD_PRELOAD=$pre PTRECLAIM_CONF=stats:1 \
+		"$churn" ${args[$alloc]} "$@" \
 		"${extra[@]}" \
 		>/tmp/out 2>/tmp/err
 	echo "rc=$? alloc=$alloc how=$how"
