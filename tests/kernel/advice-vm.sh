@@ -23,7 +23,7 @@ declare -A lib=([jemalloc]=$libdir/libjemalloc.so.2
 # no advice can free (2 MiB spans that reach into a hole between its VMAs,
 # kept by the kernel's rule) weigh less against need.  Arguments given to
 # this script come after, and win.
-declare -A args=([jemalloc]="--size-mb 512"
+declare -A args=([jemalloc]="--size-mb 1024"
 		 [tcmalloc]="--size-mb 256 --threads 2 --cluster 128"
 		 [mimalloc]="--size-mb 256")
 
