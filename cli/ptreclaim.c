@@ -4,6 +4,7 @@
  *
  *   ptreclaim run [--stats] [--conf KEY:VALUE,...] -- CMD [ARGS...]
  *   ptreclaim probe [--json]
+ *   ptreclaim sweep --pid PID | --all
  *
  * run puts libptreclaim.so in front of LD_PRELOAD (keeping what is there)
  * and execs CMD, so CMD's exit status is ptreclaim's.  probe runs the
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "sweep.h"
 
 #ifndef PTRECLAIM_LIBDIR
 #define PTRECLAIM_LIBDIR "/usr/local/lib"
@@ -35,6 +37,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ptreclaim run [--stats] [--conf KEY:VALUE,...] -- CMD [ARGS...]\n"
 		"       ptreclaim probe [--json]\n"
+		"       ptreclaim sweep --pid PID | --all\n"
 		"       ptreclaim --version\n"
 		"\n"
 		"run     run CMD with libptreclaim.so preloaded\n"
@@ -43,6 +46,10 @@ static void usage(FILE *f)
 		"probe   what this kernel and process allow, and the strategy the\n"
 		"        shim would use per allocator (honours PTRECLAIM_CONF)\n"
 		"  --json         one JSON object instead of the table\n"
+		"sweep   free the empty PTE tables of a process running without\n"
+		"        the shim (MADV_RECLAIM_PT via process_madvise; patched kernel)\n"
+		"  --pid PID      one process\n"
+		"  --all          every process this user may advise\n"
 		"\n"
 		"The library is taken from $PTRECLAIM_LIB, else next to this program\n"
 		"(build tree), else " PTRECLAIM_LIBDIR ".\n");
@@ -303,6 +310,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "probe"))
 		return cmd_probe(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "sweep"))
+		return pr_cmd_sweep(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--version")) {
 		printf("ptreclaim %s\n", PTRECLAIM_VERSION);
 		return 0;

@@ -32,7 +32,7 @@
 #include "ptreclaim.h"
 
 struct opts {
-	uint64_t size_mb, waves, cluster, seed, threads, zap, settle_ms;
+	uint64_t size_mb, waves, cluster, seed, threads, zap, settle_ms, pageout;
 	double keep_pct, churn_pct;
 };
 
@@ -52,7 +52,7 @@ struct worker {
 	uint64_t freed, bad;
 };
 
-static struct opts o = { 2048, 4, 1024, 1, 1, 0, 0, 5.0, 25.0 };
+static struct opts o = { 2048, 4, 1024, 1, 1, 0, 0, 0, 5.0, 25.0 };
 static struct obj *objs;
 static size_t nobj;
 static enum phase cur_phase;
@@ -253,7 +253,7 @@ static void usage(int code)
 	fprintf(code ? stderr : stdout,
 		"usage: churn [--size-mb N] [--waves N] [--keep-pct P] "
 		"[--cluster N] [--churn-pct P] [--seed N] [--threads N]\n"
-		"             [--zap-check] [--settle-ms N]\n");
+		"             [--zap-check] [--settle-ms N] [--pageout]\n");
 	exit(code);
 }
 
@@ -264,7 +264,7 @@ static void parse(int argc, char **argv)
 		{ "keep-pct", 1, 0, 'k' }, { "cluster", 1, 0, 'c' },
 		{ "churn-pct", 1, 0, 'C' }, { "seed", 1, 0, 'S' },
 		{ "threads", 1, 0, 't' }, { "zap-check", 0, 0, 'z' },
-		{ "settle-ms", 1, 0, 'M' },
+		{ "settle-ms", 1, 0, 'M' }, { "pageout", 0, 0, 'P' },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 }
 	};
 	int c;
@@ -280,6 +280,7 @@ static void parse(int argc, char **argv)
 		case 't': o.threads = strtoull(optarg, NULL, 0); break;
 		case 'z': o.zap = 1; break;
 		case 'M': o.settle_ms = strtoull(optarg, NULL, 0); break;
+		case 'P': o.pageout = 1; break;
 		case 'h': usage(0); break;
 		default: usage(2);
 		}
@@ -402,6 +403,10 @@ int main(int argc, char **argv)
 	run_phase(ws, VERIFY);
 	r.wall = now() - t0;
 	r.cpu = cpu_now() - c0;
+	/* --pageout: memory pressure discards lazily freed pages (MADV_FREE)
+	 * before the heap settles. */
+	if (o.pageout && pt_pageout_anon())
+		perror("churn: pageout");
 	/* --settle-ms: the heap sits idle (as a service's would between
 	 * bursts) before it is measured, and every survivor is checked
 	 * again afterwards: background reclaim must not have touched it. */

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +195,40 @@ long pt_zap_empty(void)
 	close(pm);
 	after = status_kb("VmPTE");
 	return after < 0 ? -1 : (before - after) / 4;
+}
+
+/* Memory pressure, on demand: MADV_PAGEOUT over every writable private
+ * anonymous VMA.  Without swap only clean lazily freed pages (MADV_FREE)
+ * can go, so nothing in use is lost.  A page still in another CPU's LRU
+ * batch can't be isolated: go round the CPUs. */
+int pt_pageout_anon(void)
+{
+	cpu_set_t all, one;
+	char *line, *next;
+
+	if (read_all("/proc/self/maps", maps_buf, sizeof(maps_buf)) < 0 ||
+	    sched_getaffinity(0, sizeof(all), &all))
+		return -1;
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, &all))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(c, &one);
+		sched_setaffinity(0, sizeof(one), &one);
+		for (line = maps_buf; *line; line = next) {
+			uint64_t s, e;
+			char *p;
+
+			next = strchr(line, '\n');
+			next = next ? next + 1 : line + strlen(line);
+			s = strtoull(line, &p, 16);
+			e = strtoull(p + 1, &p, 16);
+			if (!strncmp(p + 1, "rw-p 00000000 00:00 0 ", 22))
+				syscall(SYS_madvise, (void *)s, e - s, MADV_PAGEOUT);
+		}
+	}
+	sched_setaffinity(0, sizeof(all), &all);
+	return 0;
 }
 
 /* A "Key: N kB" field of a /proc file. */

@@ -36,6 +36,10 @@ int pt_need_scan_pid(pid_t pid, struct pt_need *out);
  * process with no other thread touching memory. */
 long pt_zap_empty(void);
 
+/* MADV_PAGEOUT over the private anonymous memory (memory pressure on
+ * demand: discards lazily freed pages).  Returns 0, or -1. */
+int pt_pageout_anon(void);
+
 /* A "Key:   N kB" field of /proc/self/status in kB, or -1. */
 long status_kb(const char *key);
 long status_kb_pid(pid_t pid, const char *key);

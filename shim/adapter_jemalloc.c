@@ -596,6 +596,11 @@ void pr_je_attach_at_start(void)
 		je.why_not = "off by configuration";
 		return;
 	}
+	/* Its decommits bypass madvise, so the advice would not see them. */
+	if (pr_advice_claims()) {
+		je.why_not = "the advice strategy reclaims (kernel MADV_RECLAIM_PT)";
+		return;
+	}
 	pthread_mutex_lock(&je.lock);
 	attach_locked();
 	pthread_mutex_unlock(&je.lock);

@@ -307,6 +307,14 @@ enum pr_strategy pr_strategy_for(enum pr_alloc a, const char **why)
 		*why = "glibc purges through internal calls no preload can see (its trims coalesce anyway)";
 		return PR_STRAT_NONE;
 	}
+	/* Safest first: the kernel checks every entry under its locks, so a
+	 * stale ledger costs a wasted call, never data. */
+	if (pr_caps.advice > 0 && pr_conf.advice) {
+		*why = a == PR_ALLOC_MIMALLOC ?
+		       "kernel MADV_RECLAIM_PT; MADV_FREE regions wait until the kernel discards their pages" :
+		       "kernel MADV_RECLAIM_PT over completed 2 MiB regions (frees only tables that map nothing)";
+		return PR_STRAT_ADVICE;
+	}
 	if (a == PR_ALLOC_JEMALLOC && pr_caps.pt_reclaim_on_dontneed &&
 	    pr_conf.jemalloc) {
 		*why = "extent hooks: jemalloc commits before it touches a decommitted extent";
@@ -319,8 +327,8 @@ enum pr_strategy pr_strategy_for(enum pr_alloc a, const char **why)
 		return PR_STRAT_FENCE;
 	}
 	*why = no_fence;
-	if (pr_caps.advice > 0 && !pr_caps.pt_reclaim_on_dontneed)
-		*why = "kernel offers MADV_RECLAIM_PT, but this build has no advice strategy";
+	if (pr_caps.advice > 0 && !pr_conf.advice)
+		*why = "advice:off in PTRECLAIM_CONF (kernel offers MADV_RECLAIM_PT)";
 	return PR_STRAT_OBSERVE;
 }
 

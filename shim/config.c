@@ -30,6 +30,9 @@ void pr_conf_defaults(struct pr_conf *conf)
 	conf->hint_align = true;
 	conf->hint_min = 8UL << 20;
 	conf->hint_all = false;
+	conf->advice = true;
+	conf->advice_rate = 1000;
+	conf->advice_delay_ms = 500;
 }
 
 static bool parse_bool(const char *v, size_t n, bool *out)
@@ -185,9 +188,26 @@ static int apply(const char *k, size_t kn, const char *v, size_t vn,
 		if (parse_bool(v, vn, &conf->hint_align))
 			return 0;
 		complain(warn, k, kn, "expected 0, 1, true or false; using 1");
+	} else if (KEY("advice")) {
+		if ((vn == 4 && !strncmp(v, "auto", 4)) ||
+		    (vn == 3 && !strncmp(v, "off", 3))) {
+			conf->advice = vn == 4;
+			return 0;
+		}
+		complain(warn, k, kn, "expected auto or off; using auto");
+	} else if (KEY("advice_rate")) {
+		if (parse_uint(v, vn, 1, 1000000, &conf->advice_rate))
+			return 0;
+		complain(warn, k, kn,
+			 "expected calls per second from 1 to 1000000; using 1000");
+	} else if (KEY("advice_delay_ms")) {
+		if (parse_uint(v, vn, 0, 60000, &conf->advice_delay_ms))
+			return 0;
+		complain(warn, k, kn,
+			 "expected milliseconds from 0 to 60000; using 500");
 	} else {
 		complain(warn, k, kn,
-			 "unknown key; accepted: stats, profile, profile_top, ledger_max, jemalloc, fence, fence_rate, fence_batch, fence_delay_ms, hint, hint_min, hint_scope, hint_align");
+			 "unknown key; accepted: stats, profile, profile_top, ledger_max, jemalloc, fence, fence_rate, fence_batch, fence_delay_ms, advice, advice_rate, advice_delay_ms, hint, hint_min, hint_scope, hint_align");
 	}
 	return -1;
 #undef KEY

@@ -61,6 +61,8 @@ static void __attribute__((constructor)) pr_init(void)
 		__atomic_store_n(&pr_ready, 1, __ATOMIC_RELEASE);
 	else
 		warn_stderr("ptreclaim: could not map the ledger; observing nothing\n");
+	/* First: the fence and the jemalloc adapter step aside for it. */
+	pr_advice_start();
 	/* Calls into jemalloc, which starts it if it has not started yet. */
 	pr_je_attach_at_start();
 	/* Last: it may start a thread, which starts the allocator. */
@@ -70,6 +72,7 @@ static void __attribute__((constructor)) pr_init(void)
 static void __attribute__((destructor)) pr_fini(void)
 {
 	pr_fence_stop();
+	pr_advice_stop();
 	if (pr_conf.stats)
 		pr_report(2);
 }

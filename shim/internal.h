@@ -43,6 +43,10 @@ struct pr_conf {
 	bool hint_align;	/* place isolated large mappings on 2 MiB */
 	size_t hint_min;	/* smallest mapping hinted */
 	bool hint_all;		/* hint_scope:all - not only the allocator's */
+	/* the kernel's MADV_RECLAIM_PT (reclaim_advice.c) */
+	bool advice;		/* advice:auto (true) or advice:off */
+	unsigned advice_rate;	/* advice calls per second at most */
+	unsigned advice_delay_ms; /* a region must stay unchanged this long */
 };
 enum { PR_HINT_OFF, PR_HINT_AUTO, PR_HINT_ALWAYS };
 
@@ -148,6 +152,14 @@ pr_hidden bool pr_fence_mm_begin(uintptr_t lo, uintptr_t hi);
 pr_hidden void pr_fence_mm_end(bool token);
 pr_hidden const char *pr_fence_mode(void);
 pr_hidden void pr_fence_report(int fd);
+
+/* --- the kernel's safe advice, MADV_RECLAIM_PT (reclaim_advice.c) --- */
+pr_hidden void pr_advice_start(void);
+pr_hidden void pr_advice_stop(void);
+pr_hidden void pr_advice_kick(void);
+/* The advice strategy runs: the fence and the jemalloc adapter step aside. */
+pr_hidden bool pr_advice_claims(void);
+pr_hidden void pr_advice_report(int fd);
 
 /* --- what the kernel can do (probe.c, caps.c) --- */
 enum pr_uffd_mode { PR_UFFD_NONE, PR_UFFD_USER_ONLY, PR_UFFD_FULL };

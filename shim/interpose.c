@@ -117,8 +117,10 @@ static void observe_madvise(uintptr_t start, size_t len, int advice)
 	pr_ledger_purged(start, end, kind, t0);
 	pr_hint_purged(start, end);
 	/* A region completed: the fence has work (it does it later). */
-	if (pr_ledger_full() > full)
+	if (pr_ledger_full() > full) {
 		pr_fence_kick();
+		pr_advice_kick();
+	}
 	if (pr_conf.profile)
 		pr_profile_record(end - start, pmd_aligned(start, end - start));
 	pr_vmpte_sample(t0);

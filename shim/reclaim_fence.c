@@ -865,6 +865,12 @@ void pr_fence_start(void)
 		F.why = why;
 		return;
 	}
+	/* The kernel's own check is the safer fence. */
+	if (pr_advice_claims()) {
+		F.state = FS_OFF;
+		F.why = "the advice strategy reclaims (kernel MADV_RECLAIM_PT)";
+		return;
+	}
 	/* Its decommits are exact; a fence would only fence what it missed. */
 	if (pr_je_reclaims()) {
 		F.state = FS_OFF;

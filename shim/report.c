@@ -37,6 +37,7 @@ void pr_report(int fd)
 	end_kb = pr_vmpte_kb();
 	line(fd, "ptreclaim: summary pid=%d mode=%s kernel_frees_whole_pmd=%s\n",
 	     (int)getpid(),
+	     pr_advice_claims() ? "advice" :
 	     pr_je_reclaims() ? "jemalloc-hooks" : pr_fence_mode(),
 	     pr_caps.pt_reclaim_on_dontneed ? "yes" : "no");
 	line(fd, "ptreclaim: calls madvise=%llu dontneed=%llu free=%llu remove=%llu munmap=%llu mmap=%llu mremap=%llu\n",
@@ -51,6 +52,7 @@ void pr_report(int fd)
 	line(fd, "ptreclaim: reclaimable_pte_pages=%ld waiting_lazy=%ld\n",
 	     reclaimable, pr_verify_waiting());
 	pr_fence_report(fd);
+	pr_advice_report(fd);
 	line(fd, "ptreclaim: vmpte_kb start=%llu peak=%llu end=%ld\n",
 	     U(st.vmpte_start_kb), U(st.vmpte_peak_kb), end_kb);
 	line(fd, "ptreclaim: shim_time_ns=%llu\n", U(st.shim_ns));

@@ -28,5 +28,17 @@ grep -q "cannot read PTRECLAIM_LIB" <<<"$out" || { echo "FAIL no clear error: $o
 out=$(PTRECLAIM_CONF=nosuchkey:1 "$cli" run -- true 2>&1); check "bad conf still runs" 0 $?
 grep -q "nosuchkey: unknown key" <<<"$out" || { echo "FAIL bad key not named: $out"; fail=1; }
 
+# sweep: usage errors; on a kernel without the advice, one clear line.
+"$cli" sweep 2>/dev/null; check "sweep without target" 2 $?
+"$cli" sweep --pid 1 --all 2>/dev/null; check "sweep with two targets" 2 $?
+"$cli" sweep --pid x 2>/dev/null; check "sweep bad pid" 2 $?
+if [ ! -e /sys/kernel/mm/reclaim_pt/advice ]; then
+	out=$("$cli" sweep --pid $$ 2>&1); check "sweep without the advice" 1 $?
+	case "$out" in "ptreclaim sweep: this kernel offers no MADV_RECLAIM_PT"*) ;;
+		*) echo "FAIL sweep without the advice: $out"; fail=1;; esac
+	[ "$(printf '%s\n' "$out" | wc -l)" = 1 ] ||
+		{ echo "FAIL sweep error is not one line: $out"; fail=1; }
+fi
+
 [ $fail -eq 0 ] && echo ok
 exit $fail

@@ -111,5 +111,25 @@ int main(void)
 	c = parse("hint_align:maybe", &bad);
 	CHECK(bad == 1 && c.hint_align && strstr(last, "hint_align"));
 
+
+	/* The kernel's advice: auto (default) or off; its call rate. */
+	c = parse("", &bad);
+	CHECK(c.advice && c.advice_rate == 1000 && c.advice_delay_ms == 500);
+	c = parse("advice:off", &bad);
+	CHECK(bad == 0 && !c.advice);
+	c = parse("advice:off,advice:auto,advice_rate:50", &bad);
+	CHECK(bad == 0 && c.advice && c.advice_rate == 50);
+	c = parse("advice:110", &bad);
+	CHECK(bad == 1 && c.advice && strstr(last, "advice:") &&
+	      strstr(last, "auto or off"));
+	c = parse("advice_rate:0", &bad);
+	CHECK(bad == 1 && c.advice_rate == 1000 && strstr(last, "advice_rate"));
+	c = parse("advice_rate:2000000", &bad);
+	CHECK(bad == 1 && c.advice_rate == 1000);
+	c = parse("advice_delay_ms:0", &bad);
+	CHECK(bad == 0 && c.advice_delay_ms == 0);
+	c = parse("advice_delay_ms:60001", &bad);
+	CHECK(bad == 1 && c.advice_delay_ms == 500 &&
+	      strstr(last, "advice_delay_ms"));
 	CHECK_DONE();
 }
