@@ -140,6 +140,8 @@ pr_hidden void pr_je_thread_started(void);
 /* --- thread starts (thread_start.c) --- */
 pr_hidden void pr_threads_init(void);
 pr_hidden bool pr_threads_can_start(void);
+/* A detached background thread of the shim's own, all signals blocked. */
+pr_hidden int pr_threads_spawn(void *(*fn)(void *));
 
 /* --- what the kernel can do (probe.c) --- */
 /* --- the userfaultfd fence (reclaim_fence.c) --- */

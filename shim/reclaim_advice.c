@@ -492,21 +492,7 @@ static const char *open_fds(void)
 
 static int start_thread(void)
 {
-	pthread_attr_t attr;
-	pthread_t th;
-	sigset_t all, old;
-	int r;
-
-	/* Signals are the program's business: none come to this thread. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 256 << 10);
-	r = pthread_create(&th, &attr, advice_main, NULL);
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return r;
+	return pr_threads_spawn(advice_main);
 }
 
 static void advice_prepare(void)

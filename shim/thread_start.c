@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -68,5 +69,24 @@ PR_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	r = real_create(thread, attr, trampoline, s);
 	if (r)
 		free(s);
+	return r;
+}
+
+int pr_threads_spawn(void *(*fn)(void *))
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	sigset_t all, old;
+	int r;
+
+	/* Signals are the program's business: none come to this thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 << 10);
+	r = pthread_create(&th, &attr, fn, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return r;
 }
