@@ -163,7 +163,7 @@ static bool h_decommit(extent_hooks_t *h, void *addr, size_t size,
 	/* Before the reclaim below, so the report's peak sees the growth. */
 	pr_vmpte_sample(t0);
 	pr_dcm_decommitted(a, a + len, true);
-	pr_hint_purged(a, a + len);
+	pr_hint_purged(a, a + len, true);
 	pr_count(PRC_JE_DECOMMITS, 1);
 	pr_count(PRC_JE_DECOMMIT_BYTES, len);
 	pr_count(PRC_JE_NS, pr_now_ns() - t0);

@@ -26,10 +26,11 @@ void pr_conf_defaults(struct pr_conf *conf)
 	conf->fence_rate = 2000;
 	conf->fence_batch = 16;
 	conf->fence_delay_ms = 500;
-	conf->hint = PR_HINT_OFF;
+	conf->hint = PR_HINT_AUTO;
 	conf->hint_align = true;
 	conf->hint_min = 8UL << 20;
 	conf->hint_all = false;
+	conf->hint_split = true;
 	conf->advice = true;
 	conf->advice_rate = 1000;
 	conf->advice_delay_ms = 500;
@@ -166,7 +167,7 @@ static int apply(const char *k, size_t kn, const char *v, size_t vn,
 				conf->hint = m;
 				return 0;
 			}
-		complain(warn, k, kn, "expected off, auto or always; using off");
+		complain(warn, k, kn, "expected off, auto or always; using auto");
 	} else if (KEY("hint_min")) {
 		size_t sz;
 
@@ -188,6 +189,10 @@ static int apply(const char *k, size_t kn, const char *v, size_t vn,
 		if (parse_bool(v, vn, &conf->hint_align))
 			return 0;
 		complain(warn, k, kn, "expected 0, 1, true or false; using 1");
+	} else if (KEY("hint_split")) {
+		if (parse_bool(v, vn, &conf->hint_split))
+			return 0;
+		complain(warn, k, kn, "expected 0, 1, true or false; using 1");
 	} else if (KEY("advice")) {
 		if ((vn == 4 && !strncmp(v, "auto", 4)) ||
 		    (vn == 3 && !strncmp(v, "off", 3))) {
@@ -207,7 +212,7 @@ static int apply(const char *k, size_t kn, const char *v, size_t vn,
 			 "expected milliseconds from 0 to 60000; using 500");
 	} else {
 		complain(warn, k, kn,
-			 "unknown key; accepted: stats, profile, profile_top, ledger_max, jemalloc, fence, fence_rate, fence_batch, fence_delay_ms, advice, advice_rate, advice_delay_ms, hint, hint_min, hint_scope, hint_align");
+			 "unknown key; accepted: stats, profile, profile_top, ledger_max, jemalloc, fence, fence_rate, fence_batch, fence_delay_ms, advice, advice_rate, advice_delay_ms, hint, hint_min, hint_scope, hint_align, hint_split");
 	}
 	return -1;
 #undef KEY

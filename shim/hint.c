@@ -334,19 +334,20 @@ static void stop(struct hint_region *r)
 	__atomic_store_n(&stopping, 0, __ATOMIC_RELEASE);
 }
 
-void pr_hint_purged(uintptr_t start, uintptr_t end)
+void pr_hint_purged(uintptr_t start, uintptr_t end, bool zap)
 {
 	struct hint_region *r;
+	bool ours;
 
 	/* Whole aligned 2 MiB purges split no huge page.  (Called from the
 	 * shim's own observation of a purge: pr_busy is set.) */
 	if (!__atomic_load_n(&active, __ATOMIC_ACQUIRE) || in_hint ||
-	    pr_conf.hint != PR_HINT_AUTO ||
 	    !((start | end) & PMD_MASK_LOW))
 		return;
 	lock();
 	r = find(start);
-	if (r && r->state == R_HINTED) {
+	ours = r != NULL;
+	if (r && r->state == R_HINTED && pr_conf.hint == PR_HINT_AUTO) {
 		uint64_t size = r->end - r->start;
 		uint64_t limit = size / 32 > PR_PMD_SIZE ? size / 32 : PR_PMD_SIZE;
 
@@ -355,6 +356,9 @@ void pr_hint_purged(uintptr_t start, uintptr_t end)
 			stop(r);
 	}
 	unlock();
+	/* MADV_FREE splits the folio itself; a zap leaves that to us. */
+	if (ours && zap && pr_conf.hint_split)
+		pr_hint_split(start, end);
 }
 
 /* Call locked.  Forget [start, end) of r; a hole in the middle keeps

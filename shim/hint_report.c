@@ -14,8 +14,8 @@
 #include "internal.h"
 
 static const char *const stat_names[] = {
-	"anon_fault_alloc", "anon_fault_fallback", "split_deferred" };
-#define NR_STATS 3
+	"anon_fault_alloc", "anon_fault_fallback", "split_deferred", "split" };
+#define NR_STATS 4
 static long stat0[PR_MAX_MTHP][NR_STATS];
 
 void pr_hint_folio_start(const struct pr_thp *thp)
@@ -79,9 +79,9 @@ static void sizes_line(int fd, const struct pr_thp *thp)
 		for (int s = 0; s < NR_STATS; s++)
 			now[s] = pr_caps_thp_stat(thp->mthp[i].kb, stat_names[s]);
 		add(line, sizeof(line) - 1,
-		    "(sys_faults=+%ld fallback=+%ld split_deferred=+%ld)",
+		    "(sys_faults=+%ld fallback=+%ld split_deferred=+%ld split=+%ld)",
 		    now[0] - stat0[i][0], now[1] - stat0[i][1],
-		    now[2] - stat0[i][2]);
+		    now[2] - stat0[i][2], now[3] - stat0[i][3]);
 	}
 	strcat(line, "\n");
 	pr_write_str(fd, line);
@@ -101,7 +101,7 @@ void pr_hint_report(int fd)
 	if (pr_read_file("/proc/self/smaps_rollup", buf, sizeof(buf)) <= 0)
 		buf[0] = '\0';
 	snprintf(line, sizeof(line),
-		 "ptreclaim: hint mode=%s%s%s regions=%u stopped_now=%u hinted=%llu hinted_mb=%llu stops=%llu stops_deferred=%llu aligned=%llu align_failed=%llu table_full=%llu failed=%llu vmas=%ld\n",
+		 "ptreclaim: hint mode=%s%s%s regions=%u stopped_now=%u hinted=%llu hinted_mb=%llu stops=%llu stops_deferred=%llu aligned=%llu align_failed=%llu table_full=%llu failed=%llu split_probes=%llu vmas=%ld\n",
 		 pr_conf.hint == PR_HINT_ALWAYS ? "always" : "auto",
 		 idle ? " idle=" : "", idle ? idle : "", regions, stopped,
 		 (unsigned long long)st.hinted,
@@ -111,7 +111,8 @@ void pr_hint_report(int fd)
 		 (unsigned long long)st.aligned,
 		 (unsigned long long)st.align_failed,
 		 (unsigned long long)st.table_full,
-		 (unsigned long long)st.failed, count_vmas());
+		 (unsigned long long)st.failed,
+		 (unsigned long long)pr_hint_split_probes(), count_vmas());
 	pr_write_str(fd, line);
 	snprintf(line, sizeof(line),
 		 "ptreclaim: hint folios anon_kb=%ld anon_huge_kb=%ld\n",

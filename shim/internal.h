@@ -43,6 +43,7 @@ struct pr_conf {
 	bool hint_align;	/* place isolated large mappings on 2 MiB */
 	size_t hint_min;	/* smallest mapping hinted */
 	bool hint_all;		/* hint_scope:all - not only the allocator's */
+	bool hint_split;	/* split huge folios a purge left partly mapped */
 	/* the kernel's MADV_RECLAIM_PT (reclaim_advice.c) */
 	bool advice;		/* advice:auto (true) or advice:off */
 	unsigned advice_rate;	/* advice calls per second at most */
@@ -223,7 +224,9 @@ pr_hidden long pr_hint_place(long addr, size_t len, int prot, int flags,
 			     int fd, long off, long r, const void *caller);
 pr_hidden void pr_hint_mapped(long r, size_t len, int prot, int flags,
 			      const void *caller);
-pr_hidden void pr_hint_purged(uintptr_t start, uintptr_t end);
+/* A purge seen; zap: the pages are gone (DONTNEED, a decommit), not only
+ * marked lazily free. */
+pr_hidden void pr_hint_purged(uintptr_t start, uintptr_t end, bool zap);
 pr_hidden void pr_hint_unmapped(uintptr_t start, uintptr_t end);
 /* Around a call that can unmap or replace memory: no hint change runs
  * meanwhile on memory that may no longer be the allocator's. */
@@ -241,6 +244,9 @@ pr_hidden const struct pr_thp *pr_hint_state(struct pr_hint_stats *out,
 /* hint_report.c: the folio sizes the process got, and the report. */
 pr_hidden void pr_hint_folio_start(const struct pr_thp *thp);
 pr_hidden void pr_hint_report(int fd);
+/* hint_split.c: split the huge folio a zap left partly mapped. */
+pr_hidden void pr_hint_split(uintptr_t start, uintptr_t end);
+pr_hidden uint64_t pr_hint_split_probes(void);
 
 /* --- VmPTE sampling (vmpte.c) --- */
 pr_hidden long pr_vmpte_kb(void);

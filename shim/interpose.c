@@ -115,7 +115,7 @@ static void observe_madvise(uintptr_t start, size_t len, int advice)
 		pr_count(PRC_PMD_ALIGNED, 1);
 	full = pr_ledger_full();
 	pr_ledger_purged(start, end, kind, t0);
-	pr_hint_purged(start, end);
+	pr_hint_purged(start, end, kind == PR_PURGE_DONTNEED);
 	/* A region completed: the fence has work (it does it later). */
 	if (pr_ledger_full() > full) {
 		pr_fence_kick();

@@ -88,20 +88,22 @@ int main(void)
 	CHECK(bad == 1 && c.jemalloc);
 	c = parse("nope:1", &bad);
 	CHECK(bad == 1 && strstr(last, "jemalloc"));
-	/* Huge-region hinting: off by default (docs/hinting.md says why). */
+	/* Huge-region hinting: auto by default (docs/hinting.md says why). */
 	c = parse(NULL, &bad);
-	CHECK(c.hint == PR_HINT_OFF && c.hint_align && !c.hint_all &&
-	      c.hint_min == 8UL << 20);
+	CHECK(c.hint == PR_HINT_AUTO && c.hint_align && !c.hint_all &&
+	      c.hint_split && c.hint_min == 8UL << 20);
+	c = parse("hint:off", &bad);
+	CHECK(bad == 0 && c.hint == PR_HINT_OFF);
 	c = parse("hint:auto,hint_min:4M,hint_align:0", &bad);
 	CHECK(bad == 0 && c.hint == PR_HINT_AUTO && !c.hint_align &&
 	      c.hint_min == 4UL << 20);
 	c = parse("hint:always", &bad);
 	CHECK(bad == 0 && c.hint == PR_HINT_ALWAYS);
 	c = parse("hint:on", &bad);
-	CHECK(bad == 1 && c.hint == PR_HINT_OFF && strstr(last, "hint:") &&
+	CHECK(bad == 1 && c.hint == PR_HINT_AUTO && strstr(last, "hint:") &&
 	      strstr(last, "off, auto or always") && warnings == 1);
 	c = parse("hint:autox", &bad);
-	CHECK(bad == 1 && c.hint == PR_HINT_OFF);
+	CHECK(bad == 1 && c.hint == PR_HINT_AUTO);
 	c = parse("hint_min:1M", &bad);		/* below one PMD */
 	CHECK(bad == 1 && c.hint_min == 8UL << 20 && strstr(last, "hint_min"));
 	c = parse("hint_scope:all", &bad);
@@ -110,6 +112,10 @@ int main(void)
 	CHECK(bad == 1 && !c.hint_all && strstr(last, "allocator or all"));
 	c = parse("hint_align:maybe", &bad);
 	CHECK(bad == 1 && c.hint_align && strstr(last, "hint_align"));
+	c = parse("hint_split:0", &bad);
+	CHECK(bad == 0 && !c.hint_split);
+	c = parse("hint_split:2", &bad);
+	CHECK(bad == 1 && c.hint_split && strstr(last, "hint_split"));
 
 
 	/* The kernel's advice: auto (default) or off; its call rate. */
