@@ -180,6 +180,15 @@ static void cli_warn(const char *msg)
 	fputs(msg, stderr);
 }
 
+static const char *hint_mode(void)
+{
+	bool fpr = pr_caps_free_page_reporting();
+
+	if (pr_conf.hint == PR_HINT_AUTO && fpr)
+		return "auto: idle here (free page reporting, below); hint:on hints anyway";
+	return pr_hint_mode_name(pr_conf.hint);
+}
+
 static int cmd_probe(int argc, char **argv)
 {
 	struct utsname u;
@@ -239,7 +248,10 @@ static int cmd_probe(int argc, char **argv)
 			printf("%s\"%ukB\":", i ? "," : "", thp.mthp[i].kb);
 			json_str(thp.mthp[i].enabled);
 		}
-		printf("}},\"strategy\":{");
+		printf("},\"free_page_reporting\":%s},\"hint\":",
+		       pr_caps_free_page_reporting() ? "true" : "false");
+		json_str(pr_hint_mode_name(pr_conf.hint));
+		printf(",\"strategy\":{");
 		for (size_t i = 0; i < sizeof(allocators) / sizeof(*allocators);
 		     i++) {
 			const char *why;
@@ -289,7 +301,11 @@ static int cmd_probe(int argc, char **argv)
 		printf(" none");
 	for (unsigned i = 0; i < thp.nr_mthp; i++)
 		printf(" %uK=%s", thp.mthp[i].kb, thp.mthp[i].enabled);
-	printf("\nstrategy per allocator:\n");
+	printf("\n  %-26s %s\n", "hinting", hint_mode());
+	if (pr_caps_free_page_reporting())
+		printf("  %-26s on: a virtio balloon hands free memory to the host; huge-page faults after idle pay host faults (docs/hinting.md)\n",
+		       "free page reporting");
+	printf("strategy per allocator:\n");
 	for (size_t i = 0; i < sizeof(allocators) / sizeof(*allocators); i++) {
 		const char *why;
 		enum pr_strategy s = pr_strategy_for(allocators[i].a, &why);

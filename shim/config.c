@@ -36,6 +36,13 @@ void pr_conf_defaults(struct pr_conf *conf)
 	conf->advice_delay_ms = 500;
 }
 
+static const char *const hint_modes[] = { "off", "auto", "on", "always" };
+
+const char *pr_hint_mode_name(int mode)
+{
+	return mode >= 0 && mode < 4 ? hint_modes[mode] : "?";
+}
+
 static bool parse_bool(const char *v, size_t n, bool *out)
 {
 	if ((n == 1 && *v == '1') || (n == 4 && !strncmp(v, "true", 4))) {
@@ -160,14 +167,13 @@ static int apply(const char *k, size_t kn, const char *v, size_t vn,
 		complain(warn, k, kn,
 			 "expected milliseconds from 0 to 60000; using 500");
 	} else if (KEY("hint")) {
-		static const char *const modes[] = { "off", "auto", "always" };
-
-		for (int m = 0; m < 3; m++)
-			if (vn == strlen(modes[m]) && !strncmp(v, modes[m], vn)) {
+		for (int m = 0; m < 4; m++)
+			if (vn == strlen(hint_modes[m]) &&
+			    !strncmp(v, hint_modes[m], vn)) {
 				conf->hint = m;
 				return 0;
 			}
-		complain(warn, k, kn, "expected off, auto or always; using auto");
+		complain(warn, k, kn, "expected off, auto, on or always; using auto");
 	} else if (KEY("hint_min")) {
 		size_t sz;
 

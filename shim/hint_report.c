@@ -102,7 +102,7 @@ void pr_hint_report(int fd)
 		buf[0] = '\0';
 	snprintf(line, sizeof(line),
 		 "ptreclaim: hint mode=%s%s%s regions=%u stopped_now=%u hinted=%llu hinted_mb=%llu stops=%llu stops_deferred=%llu aligned=%llu align_failed=%llu table_full=%llu failed=%llu split_probes=%llu vmas=%ld\n",
-		 pr_conf.hint == PR_HINT_ALWAYS ? "always" : "auto",
+		 pr_hint_mode_name(pr_conf.hint),
 		 idle ? " idle=" : "", idle ? idle : "", regions, stopped,
 		 (unsigned long long)st.hinted,
 		 (unsigned long long)(st.hinted_bytes >> 20),

@@ -53,6 +53,7 @@ static void __attribute__((constructor)) pr_init(void)
 	 * face a forking thread holding the two the other way round.
 	 */
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+	pr_profile_init();
 	pr_vmpte_start();
 	pr_threads_init();
 	pr_probe_caps();

@@ -39,7 +39,7 @@ struct pr_conf {
 	unsigned fence_batch;	/* 2 MiB regions per window at most */
 	unsigned fence_delay_ms; /* a region must stay complete this long */
 	/* huge-region hinting (hint.c) */
-	int hint;		/* PR_HINT_OFF, _AUTO or _ALWAYS */
+	int hint;		/* PR_HINT_OFF, _AUTO, _ON or _ALWAYS */
 	bool hint_align;	/* place isolated large mappings on 2 MiB */
 	size_t hint_min;	/* smallest mapping hinted */
 	bool hint_all;		/* hint_scope:all - not only the allocator's */
@@ -49,7 +49,10 @@ struct pr_conf {
 	unsigned advice_rate;	/* advice calls per second at most */
 	unsigned advice_delay_ms; /* a region must stay unchanged this long */
 };
-enum { PR_HINT_OFF, PR_HINT_AUTO, PR_HINT_ALWAYS };
+/* auto: the policy where it pays; on: the policy anywhere; always: hint,
+ * never stop (for comparison). */
+enum { PR_HINT_OFF, PR_HINT_AUTO, PR_HINT_ON, PR_HINT_ALWAYS };
+pr_hidden const char *pr_hint_mode_name(int mode);
 
 typedef void (*pr_warn_fn)(const char *msg);
 /* Parse "key:value,..." into *conf (which holds the defaults on entry). */
@@ -213,6 +216,8 @@ pr_hidden const char *pr_fence_unavailable(void);
 
 /* One stats/ counter of an mTHP size (system-wide), or -1. */
 pr_hidden long pr_caps_thp_stat(unsigned kb, const char *name);
+/* A virtio balloon hands free pages back to the host (a VM). */
+pr_hidden bool pr_caps_free_page_reporting(void);
 
 /* --- huge-region hinting (hint.c) --- */
 pr_hidden void pr_hint_init(void);
@@ -256,10 +261,12 @@ pr_hidden uint64_t pr_vmpte_peak_kb(void);
 pr_hidden uint64_t pr_vmpte_start_kb(void);
 
 /* --- purge call sites (profile.c) --- */
+pr_hidden void pr_profile_init(void);
 pr_hidden void pr_profile_record(size_t len, bool pmd_aligned);
 pr_hidden void pr_profile_report(int fd, unsigned top);
-/* libunwind's caches have locks that fork would copy held: fork waits
- * for unwinds in flight, and none start meanwhile. */
+/* An unwind in flight may hold the loader's or libgcc's locks, which fork
+ * would copy held: fork waits for unwinds in flight, and none start
+ * meanwhile. */
 pr_hidden void pr_profile_before_fork(void);
 pr_hidden void pr_profile_after_fork(bool child);
 

@@ -38,8 +38,8 @@ __thread int pr_busy __attribute__((tls_model("initial-exec")));
 
 /*
  * Entering the shim's own work: mark it, and keep deferred cancellation
- * out (libunwind's memory checks call msync, a cancellation point, and a
- * thread cancelled there would leave a read-side section open).
+ * out (a thread cancelled inside the shim's work would leave a read-side
+ * section open).
  */
 static int enter(void)
 {

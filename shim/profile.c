@@ -2,17 +2,22 @@
 /*
  * profile.c - where purges come from (PTRECLAIM_CONF=profile:1).
  *
- * On the purge path we only capture return addresses with libunwind and
- * count them in a fixed, mmap'd open-addressing table; symbols are looked
- * up with dladdr when the report is written.  Off by default: unwinding is
- * far dearer than the rest of the shim.
+ * On the purge path we only capture return addresses with glibc's
+ * backtrace() and count them in a fixed, mmap'd open-addressing table;
+ * symbols are looked up with dladdr when the report is written.  Off by
+ * default: unwinding is far dearer than the rest of the shim.
+ *
+ * backtrace() loads libgcc_s on its first call (dlopen, which allocates),
+ * so pr_profile_init() makes that call at start; after it, libgcc's
+ * unwinder finds frames through _dl_find_object, without allocating or
+ * locking.  (libunwind, linked in, cost every process ten VMAs; loaded
+ * late, its thread-local state would be allocated on the purge path.)
  */
 
 #include <dlfcn.h>
+#include <execinfo.h>
 #include <stdio.h>
 #include <stdlib.h>
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
 
 #include "internal.h"
 
@@ -64,7 +69,7 @@ static struct pr_site *site_slot(uint64_t key, void **ip, int n)
 	return NULL;
 }
 
-static int unwinding;	/* threads inside unw_backtrace */
+static int unwinding;	/* threads inside backtrace() */
 static int forking;
 
 void pr_profile_before_fork(void)
@@ -80,6 +85,15 @@ void pr_profile_after_fork(bool child)
 	if (child)
 		__atomic_store_n(&unwinding, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
+}
+
+/* At start: the first backtrace() loads the unwinder. */
+void pr_profile_init(void)
+{
+	void *buf[2];
+
+	if (pr_conf.profile)
+		(void)backtrace(buf, 2);
 }
 
 void pr_profile_record(size_t len, bool pmd_aligned)
@@ -105,7 +119,7 @@ void pr_profile_record(size_t len, bool pmd_aligned)
 		__atomic_fetch_add(&sites_lost, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	n = unw_backtrace(buf, PR_SITE_FRAMES + PR_SKIP_FRAMES);
+	n = backtrace(buf, PR_SITE_FRAMES + PR_SKIP_FRAMES);
 	__atomic_fetch_sub(&unwinding, 1, __ATOMIC_SEQ_CST);
 	if (n <= PR_SKIP_FRAMES)
 		return;

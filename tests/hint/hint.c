@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * hint - the hinting policy under the preloaded shim (PTRECLAIM_CONF
- * hint:auto, hint_min:4M; hint:off with argument "off"; hint_split:0 with
- * argument "nosplit").  Checks VMA
+ * hint:on, hint_min:4M; hint:off with argument "off"; hint_split:0 with
+ * argument "nosplit"; the default, hint:auto, with argument "auto": hints
+ * unless a virtio balloon reports free pages).  Checks VMA
  * flags (smaps VmFlags hg/nh), placement, VMA counts and data, never
  * timing.  Exits 77 where THP can't be hinted (enabled not madvise).
  *
@@ -101,6 +102,34 @@ static int kernel_at_least(int major, int minor)
 		fclose(f);
 	}
 	return a > major || (a == major && b >= minor);
+}
+
+/* A virtio balloon that reports free pages to the host (feature bit 5). */
+static int free_page_reporting(void)
+{
+	char path[96], buf[160];
+	int hit = 0;
+
+	for (int i = 0; i < 64 && !hit; i++) {
+		FILE *f;
+		long dev = 0;
+
+		snprintf(path, sizeof(path), "/sys/bus/virtio/devices/virtio%d/device", i);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%lx", &dev) != 1)
+			dev = 0;
+		fclose(f);
+		snprintf(path, sizeof(path), "/sys/bus/virtio/devices/virtio%d/features", i);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		hit = dev == 5 && fgets(buf, sizeof(buf), f) && strlen(buf) > 5 &&
+		      buf[5] == '1';
+		fclose(f);
+	}
+	return hit;
 }
 
 static long vmas_in(uintptr_t lo, uintptr_t hi)
@@ -279,6 +308,7 @@ int main(int argc, char **argv)
 {
 	int off = argc > 1 && !strcmp(argv[1], "off");
 	int nosplit = argc > 1 && !strcmp(argv[1], "nosplit");
+	int def = argc > 1 && !strcmp(argv[1], "auto");
 	char buf[64] = "";
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
 
@@ -287,7 +317,13 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	fclose(f);
-	if (off) {
+	if (def) {
+		int fpr = free_page_reporting();
+
+		printf("auto: free page reporting %s: expect %s\n", fpr ? "on" : "off",
+		       fpr ? "no hints" : "hints");
+		bounded(!fpr);
+	} else if (off) {
 		bounded(0);
 	} else if (nosplit) {
 		split_after_zap(0);

@@ -100,8 +100,10 @@ int main(void)
 	c = parse("hint:always", &bad);
 	CHECK(bad == 0 && c.hint == PR_HINT_ALWAYS);
 	c = parse("hint:on", &bad);
+	CHECK(bad == 0 && c.hint == PR_HINT_ON);
+	c = parse("hint:yes", &bad);
 	CHECK(bad == 1 && c.hint == PR_HINT_AUTO && strstr(last, "hint:") &&
-	      strstr(last, "off, auto or always") && warnings == 1);
+	      strstr(last, "off, auto, on or always") && warnings == 1);
 	c = parse("hint:autox", &bad);
 	CHECK(bad == 1 && c.hint == PR_HINT_AUTO);
 	c = parse("hint_min:1M", &bad);		/* below one PMD */
