@@ -233,30 +233,38 @@ static void split_after_zap(int want_split)
 {
 	size_t len = 8 * MB;
 	unsigned char *p = map(len);
-	long huge, before, after;
+	long huge, before, after = 0;
+	int tries;
 
 	CHECK(((uintptr_t)p & (PMD - 1)) == 0 && has(p, "hg"));
 	for (size_t i = 0; i < len; i += 64 * 4096)	/* 8 pages per block */
 		p[i] = (unsigned char)(1 + i / 4096);
 	huge = smaps_kb(p, "AnonHugePages:");
 	before = smaps_kb(p, "Rss:");
-	/* One page of block 1: under 1/32, so the region stays hinted. */
-	CHECK(madvise(p + PMD + 4096, 4096, MADV_DONTNEED) == 0);
-	after = smaps_kb(p, "Rss:");
-	printf("split: AnonHugePages %ld kB, Rss %ld -> %ld kB\n", huge,
-	       before, after);
-	if (huge >= 2048 && kernel_at_least(6, 12)) {
-		/* Block 1 keeps its 8 written pages, not 511. */
+	/* A page of block 1: under 1/32, so the region stays hinted.  The
+	 * kernel skips a split it can't take at once (the folio locked, an
+	 * extra reference): the next zap in the block tries again. */
+	for (tries = 1; tries <= 3; tries++) {
+		CHECK(madvise(p + PMD + tries * 4096, 4096, MADV_DONTNEED) == 0);
+		after = smaps_kb(p, "Rss:");
+		if (after <= before - 1024)
+			break;
+	}
+	printf("split: AnonHugePages %ld kB, Rss %ld -> %ld kB after %d zap(s)\n",
+	       huge, before, after, tries > 3 ? 3 : tries);
+	if (huge == 8192 && kernel_at_least(6, 12)) {
+		/* Block 1 keeps its 8 written pages, not 509. */
 		if (want_split)
 			CHECK(after <= before - 2048 + 8 * 4 + 4);
 		else
-			CHECK(after >= before - 4);
+			CHECK(after >= before - 3 * 4);
 	} else {
 		printf("split: no huge page or kernel before 6.12; RSS not checked\n");
 	}
 	CHECK(has(p, "hg"));
 	for (size_t i = 0; i < len; i += 4096)
 		CHECK(p[i] == (i % (64 * 4096) ? 0 : (unsigned char)(1 + i / 4096)));
+	CHECK(p[PMD] == (unsigned char)(1 + PMD / 4096));
 	CHECK(munmap(p, len) == 0);
 }
 
