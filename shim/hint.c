@@ -19,8 +19,13 @@
  *    purge splits a huge page, a re-fault of a purged 2 MiB maps a whole
  *    one again and khugepaged fills sparse ones back in.  It then gets
  *    MADV_NOHUGEPAGE, once, whole, and is never hinted again.
+ *  - A zap inside a region that cuts a huge page gets the folio split
+ *    (hint_split.c), so what it held is freed and what nobody wrote maps
+ *    the zero page.
  *  - hint_align: a large mapping the kernel placed off a 2 MiB boundary,
  *    next to no region of ours, is placed on one (same length and flags).
+ *  - hint:auto stays idle where a virtio balloon reports free pages to
+ *    the host: huge-page faults meet the memory it handed back first.
  * The table is fixed (PR_HINT_MAX regions), so hinting adds at most two
  * VMA boundaries per region.  Nothing here allocates; the lock is held for
  * a table scan or one madvise that only changes VMA flags.
