@@ -180,10 +180,8 @@ static void cli_warn(const char *msg)
 	fputs(msg, stderr);
 }
 
-static const char *hint_mode(void)
+static const char *hint_mode(bool fpr)
 {
-	bool fpr = pr_caps_free_page_reporting();
-
 	if (pr_conf.hint == PR_HINT_AUTO && fpr)
 		return "auto: idle here (free page reporting, below); hint:on hints anyway";
 	return pr_hint_mode_name(pr_conf.hint);
@@ -194,6 +192,7 @@ static int cmd_probe(int argc, char **argv)
 	struct utsname u;
 	struct pr_thp thp;
 	int json = 0;
+	bool fpr;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
@@ -209,6 +208,7 @@ static int cmd_probe(int argc, char **argv)
 	pr_conf_parse(getenv("PTRECLAIM_CONF"), &pr_conf, cli_warn);
 	pr_probe_caps();
 	pr_caps_thp(&thp);
+	fpr = pr_caps_free_page_reporting();
 	if (uname(&u))
 		memset(&u, 0, sizeof(u));
 
@@ -249,7 +249,7 @@ static int cmd_probe(int argc, char **argv)
 			json_str(thp.mthp[i].enabled);
 		}
 		printf("},\"free_page_reporting\":%s},\"hint\":",
-		       pr_caps_free_page_reporting() ? "true" : "false");
+		       fpr ? "true" : "false");
 		json_str(pr_hint_mode_name(pr_conf.hint));
 		printf(",\"strategy\":{");
 		for (size_t i = 0; i < sizeof(allocators) / sizeof(*allocators);
@@ -301,8 +301,8 @@ static int cmd_probe(int argc, char **argv)
 		printf(" none");
 	for (unsigned i = 0; i < thp.nr_mthp; i++)
 		printf(" %uK=%s", thp.mthp[i].kb, thp.mthp[i].enabled);
-	printf("\n  %-26s %s\n", "hinting", hint_mode());
-	if (pr_caps_free_page_reporting())
+	printf("\n  %-26s %s\n", "hinting", hint_mode(fpr));
+	if (fpr)
 		printf("  %-26s on: a virtio balloon hands free memory to the host; huge-page faults after idle pay host faults (docs/hinting.md)\n",
 		       "free page reporting");
 	printf("strategy per allocator:\n");

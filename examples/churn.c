@@ -355,9 +355,10 @@ static void print_result(const struct result *r)
 	       r->minflt_grow, r->grow_s, r->grow_cpu_s, r->anon_kb_grown,
 	       r->anon_huge_kb_grown, r->anon_huge_kb, r->vmas_grown, r->vmas);
 	/* Memory in huge pages partly unmapped: held, but not in VmRSS. */
-	printf(" thp_held_kb=%lld thp_unmapped_kb=%lld",
+	printf(" thp_held_kb=%lld thp_unmapped_kb=%lld zero_kb=%lld",
 	       (long long)r->thp.held_kb,
-	       (long long)(r->thp.held_kb - r->thp.mapped_kb));
+	       (long long)(r->thp.held_kb - r->thp.mapped_kb),
+	       (long long)r->thp.zero_kb);
 	printf(" verify=%s\n", r->bad ? "FAIL" : "ok");
 	fflush(stdout);
 }
@@ -437,7 +438,7 @@ int main(int argc, char **argv)
 	r.anon_huge_kb = rollup_kb("AnonHugePages");
 	r.vmas = vma_count();
 	if (thp_held_scan(&r.thp) < 0)
-		r.thp.held_kb = r.thp.mapped_kb = (uint64_t)-1;
+		r.thp.held_kb = r.thp.mapped_kb = r.thp.zero_kb = (uint64_t)-1;
 	print_result(&r);
 	return r.bad ? 1 : 0;
 }

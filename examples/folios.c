@@ -6,6 +6,10 @@
  * shrinker runs (under memory pressure): that memory is still used, and
  * VmRSS hides it.  Found from /proc/self/pagemap (PFNs: needs
  * CAP_SYS_ADMIN) and /proc/kpageflags.  No malloc.
+ *
+ * The same scan counts readable anonymous pages that hold only zeros (not
+ * the shared zero page): memory in VmRSS that nobody wrote, which a huge
+ * fault maps where small faults would not.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -19,10 +23,12 @@
 #define PFN_MASK ((1ull << 55) - 1)
 #define PRESENT (1ull << 63)
 #define KPF_THP 22
+#define KPF_ZERO_PAGE 24
 #define FOLIO_PAGES 512ull
 
 struct scan {
 	int pm, kf;
+	int readable;		/* the range being scanned */
 	uint64_t head;		/* head PFN of the folio last counted */
 	struct thp_held *out;
 };
@@ -34,6 +40,13 @@ static uint64_t kflags(int kf, uint64_t pfn)
 	if (pread(kf, &f, 8, (off_t)(pfn * 8)) != 8)
 		return 0;
 	return f;
+}
+
+static int all_zero(const void *page)
+{
+	static const char zero[1 << PG_SHIFT];
+
+	return !memcmp(page, zero, sizeof(zero));
 }
 
 static int scan_range(struct scan *s, uint64_t a, uint64_t e)
@@ -57,6 +70,10 @@ static int scan_range(struct scan *s, uint64_t a, uint64_t e)
 				continue;
 			if (!pfn)
 				return -1;	/* PFNs hidden: not root */
+			if (s->readable &&
+			    !(kflags(s->kf, pfn) & (1ull << KPF_ZERO_PAGE)) &&
+			    all_zero((const void *)(uintptr_t)(a + (i << PG_SHIFT))))
+				s->out->zero_kb += 4;
 			if ((pfn & ~(FOLIO_PAGES - 1)) == s->head) {
 				s->out->mapped_kb += 4;
 				continue;
@@ -75,7 +92,7 @@ static int scan_range(struct scan *s, uint64_t a, uint64_t e)
 int thp_held_scan(struct thp_held *out)
 {
 	static char maps[1 << 20];
-	struct scan s = { -1, -1, ~0ull, out };
+	struct scan s = { -1, -1, 0, ~0ull, out };
 	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC), rc = 0;
 	ssize_t n, len = 0;
 
@@ -95,8 +112,10 @@ int thp_held_scan(struct thp_held *out)
 		next = next ? next + 1 : line + strlen(line);
 		/* Anonymous memory only: files' large folios are page cache. */
 		if (!memmem(line, (size_t)(next - line), "[vsyscall]", 10) &&
-		    !memchr(line, '/', (size_t)(next - line)))
+		    !memchr(line, '/', (size_t)(next - line))) {
+			s.readable = p[1] == 'r';	/* p: " rw-p ..." */
 			rc = scan_range(&s, a, e);
+		}
 		line = next;
 	}
 	if (s.pm < 0 || s.kf < 0)

@@ -52,6 +52,7 @@ long vma_count(void);
 struct thp_held {
 	uint64_t held_kb;	/* their whole size */
 	uint64_t mapped_kb;	/* of it, mapped here (counted in VmRSS) */
+	uint64_t zero_kb;	/* present pages anywhere that hold only zeros */
 };
 /* 0, or -1 where PFNs are hidden (not root) or a file can't be read. */
 int thp_held_scan(struct thp_held *out);

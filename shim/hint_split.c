@@ -46,9 +46,8 @@ void pr_hint_split(uintptr_t start, uintptr_t end)
 
 	if (start & BLOCK_MASK)
 		probe(start - PR_PAGE_SIZE);
-	else if (end & BLOCK_MASK)
-		probe(end);
-	if (last != first && (end & BLOCK_MASK))
+	/* The end's block, unless it is the start's, probed just above. */
+	if ((end & BLOCK_MASK) && (last != first || !(start & BLOCK_MASK)))
 		probe(end);
 }
 
