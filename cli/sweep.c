@@ -22,7 +22,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "sweep.h"
+#include "commands.h"
+#include "platform.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -41,38 +42,6 @@ struct target {
 	unsigned long spans, calls, skipped;
 	unsigned long long bytes;
 };
-
-/* The advice number, or -1 when this kernel does not publish one. */
-static int read_advice(void)
-{
-	FILE *f = fopen("/sys/kernel/mm/reclaim_pt/advice", "r");
-	int n = -1;
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%d", &n) != 1 || n <= 0)
-		n = -1;
-	fclose(f);
-	return n;
-}
-
-/* "VmPTE:  N kB" of a process; -1 if absent (a kernel thread, gone). */
-static long vmpte_kb(int pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPTE: %ld", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
 
 static void read_comm(struct target *t)
 {
@@ -212,11 +181,11 @@ static int sweep_one(int advice, struct target *t)
 		close(pidfd);
 		return err;
 	}
-	t->before_kb = vmpte_kb(t->pid);
+	t->before_kb = pr_vmpte_kb_of(t->pid);
 	err = -walk_maps(maps, pidfd, advice, t);
 	fclose(maps);
 	close(pidfd);
-	t->after_kb = vmpte_kb(t->pid);
+	t->after_kb = pr_vmpte_kb_of(t->pid);
 	return err;
 }
 
@@ -254,7 +223,7 @@ static void sweep_entry(int advice, int pid, struct totals *tot)
 	int err;
 
 	/* Kernel threads have no VmPTE and no user memory. */
-	if (vmpte_kb(pid) < 0) {
+	if (pr_vmpte_kb_of(pid) < 0) {
 		tot->kernel++;
 		return;
 	}
@@ -327,7 +296,7 @@ int pr_cmd_sweep(int argc, char **argv)
 		fprintf(stderr, "usage: ptreclaim sweep --pid PID | --all\n");
 		return 2;
 	}
-	advice = read_advice();
+	advice = pr_sysfs_reclaim_pt_advice();
 	if (advice < 0) {
 		fprintf(stderr, "ptreclaim sweep: this kernel offers no MADV_RECLAIM_PT (no /sys/kernel/mm/reclaim_pt/advice); nothing done\n");
 		return 1;

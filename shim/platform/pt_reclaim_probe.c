@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * probe.c - what this kernel does with page tables, found by experiment.
+ * pt_reclaim_probe.c - what this kernel does with page tables, found by
+ * experiment.
  *
  * Whether a whole-PMD MADV_DONTNEED frees the PTE table (CONFIG_PT_RECLAIM,
  * Linux 6.14+) can't be read from anywhere, so we try it on a private
@@ -8,13 +9,10 @@
  */
 #include <sys/mman.h>
 
-#include "internal.h"
-
-struct pr_caps pr_caps;
+#include "platform.h"
 
 /* One experiment: fault a page into an aligned PMD, zap the PMD whole,
- * and see whether VmPTE fell back.  Other threads can move VmPTE too, so
- * the caller repeats it. */
+ * and see whether VmPTE fell back; -1 if it can't tell. */
 static int try_pt_reclaim(void)
 {
 	size_t len = 2 * PR_PMD_SIZE;
@@ -29,18 +27,19 @@ static int try_pt_reclaim(void)
 		       ~(PR_PMD_SIZE - 1));
 	/* No huge page: a PMD-mapped THP has no PTE table to free. */
 	pr_sys(SYS_madvise, (long)pmd, PR_PMD_SIZE, MADV_NOHUGEPAGE, 0, 0, 0);
-	before = pr_vmpte_kb();
+	before = pr_vmpte_kb_of(0);
 	*(volatile char *)pmd = 1;
-	touched = pr_vmpte_kb();
+	touched = pr_vmpte_kb_of(0);
 	pr_sys(SYS_madvise, (long)pmd, PR_PMD_SIZE, MADV_DONTNEED, 0, 0, 0);
-	after = pr_vmpte_kb();
+	after = pr_vmpte_kb_of(0);
 	if (before >= 0 && touched > before)
 		freed = after < touched;
 	pr_unmap(map, len);
 	return freed;
 }
 
-void pr_probe_caps(void)
+/* Other threads can move VmPTE too: three agreeing tries. */
+bool pr_probe_pt_reclaim(void)
 {
 	int yes = 0, tries = 0;
 
@@ -52,6 +51,5 @@ void pr_probe_caps(void)
 		yes += r;
 		tries++;
 	}
-	pr_caps.pt_reclaim_on_dontneed = tries == 3 && yes == 3;
-	pr_caps_probe_more();
+	return tries == 3 && yes == 3;
 }

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "platform.h"
+
 #define PR_BITMAP_WORDS 8
 
 /*
@@ -69,6 +71,19 @@ static inline unsigned pr_bitmap_count(const uint64_t *map)
 		n += __builtin_popcountll(__atomic_load_n(&map[w],
 							  __ATOMIC_RELAXED));
 	return n;
+}
+
+/* Page indices [*first, *last] of the region at base that [start, end)
+ * covers. */
+static inline void pr_bitmap_span(uintptr_t base, uintptr_t start,
+				  uintptr_t end, unsigned *first,
+				  unsigned *last)
+{
+	uintptr_t lo = start > base ? start : base;
+	uintptr_t hi = end < base + PR_PMD_SIZE ? end : base + PR_PMD_SIZE;
+
+	*first = (unsigned)((lo - base) >> PR_PAGE_SHIFT);
+	*last = (unsigned)((hi - 1 - base) >> PR_PAGE_SHIFT);
 }
 
 static inline void pr_bitmap_zero(uint64_t *map)

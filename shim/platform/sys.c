@@ -5,11 +5,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
-#include "internal.h"
+#include "platform.h"
 
 long pr_sys(long nr, long a, long b, long c, long d, long e, long f)
 {
@@ -35,19 +36,50 @@ void pr_unmap(void *p, size_t len)
 	pr_sys(SYS_munmap, (long)p, (long)len, 0, 0, 0, 0);
 }
 
-uint64_t pr_now_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (clock_gettime(id, &ts))
+		return 0;
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t pr_now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t pr_thread_cpu_ns(void)
+{
+	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
+
+void pr_sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000ULL),
+			       (long)(ns % 1000000000ULL) };
+
+	pr_sys(SYS_nanosleep, (long)&ts, 0, 0, 0, 0, 0);
+}
+
+void pr_close(long *fd)
+{
+	if (*fd >= 0)
+		pr_sys(SYS_close, *fd, 0, 0, 0, 0, 0);
+	*fd = -1;
+}
+
+long pr_open_ro(const char *path)
+{
+	return pr_sys(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC,
+		      0, 0, 0);
 }
 
 /* Read up to len-1 bytes of a file and terminate them; -errno on failure. */
 long pr_read_file(const char *path, char *buf, size_t len)
 {
-	long fd = pr_sys(SYS_openat, AT_FDCWD, (long)path,
-			 O_RDONLY | O_CLOEXEC, 0, 0, 0);
+	long fd = pr_open_ro(path);
 	long got = 0;
 
 	if (fd < 0)
@@ -62,8 +94,22 @@ long pr_read_file(const char *path, char *buf, size_t len)
 		got += r;
 	}
 	buf[got] = '\0';
-	pr_sys(SYS_close, fd, 0, 0, 0, 0, 0);
+	pr_close(&fd);
 	return got;
+}
+
+/* The number a file starts with (sysfs, sysctl), or dflt. */
+long pr_read_long(const char *path, long dflt)
+{
+	char buf[64], *s = buf, *end;
+	long v;
+
+	if (pr_read_file(path, buf, sizeof(buf)) <= 0)
+		return dflt;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	v = strtol(s, &end, 10);
+	return end == s ? dflt : v;
 }
 
 void pr_write_str(int fd, const char *s)

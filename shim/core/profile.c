@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "core.h"
 
 #define PR_SITE_FRAMES	6
 #define PR_SITE_SLOTS	1024

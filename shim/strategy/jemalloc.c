@@ -30,7 +30,10 @@
 
 #include <jemalloc/jemalloc.h>
 
-#include "internal.h"
+#include "core.h"
+#include "hint.h"
+#include "jemalloc.h"
+#include "strategy.h"
 
 typedef int (*mallctl_fn)(const char *, void *, size_t *, void *, size_t);
 typedef void *(*mallocx_fn)(size_t, int);
@@ -258,6 +261,14 @@ static bool find_jemalloc(const char **prefix)
 				 *info.dli_fname ? info.dli_fname : "(main program)");
 		return true;
 	}
+	return false;
+}
+
+bool pr_je_present(void)
+{
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(*prefixes); i++)
+		if (sym(prefixes[i], "mallctl"))
+			return true;
 	return false;
 }
 
@@ -493,7 +504,7 @@ static int attach_locked(void)
 	}
 	je.def = def;
 	je.overcommit = def && kernel_overcommits();
-	je.lazy = pr_threads_can_start() && !percpu_arenas();
+	je.lazy = pr_thread_available() && !percpu_arenas();
 	refresh_epoch();
 	if (dladdr((void *)je.mallctl, &info))
 		dl_iterate_phdr(find_range, info.dli_fbase);
@@ -562,6 +573,8 @@ void pr_je_thread_started(void)
 	pthread_mutex_unlock(&je.lock);
 }
 
+/* A jemalloc loaded later (dlopen), or the program's own choice: the
+ * adapter becomes the strategy if none runs. */
 PR_EXPORT int ptreclaim_jemalloc_attach(void)
 {
 	int r;
@@ -573,6 +586,7 @@ PR_EXPORT int ptreclaim_jemalloc_attach(void)
 		errno = -r;
 		return -1;
 	}
+	pr_strategy_adopt(PR_STRAT_JEMALLOC, true);
 	return 0;
 }
 
@@ -587,30 +601,29 @@ PR_EXPORT int ptreclaim_jemalloc_detach(void)
 		errno = -r;
 		return -1;
 	}
+	pr_strategy_adopt(PR_STRAT_JEMALLOC, false);
 	return 0;
 }
 
-void pr_je_attach_at_start(void)
+/*
+ * The strategy's start: attach, and reclaim only where jemalloc's own
+ * commit and decommit are the failing no-ops ours replace.  Hooks that
+ * could only observe (the application's own, vm.overcommit_memory=2) are
+ * taken off again, so the next strategy can run instead.
+ */
+static const char *jemalloc_start(void)
 {
-	if (!pr_conf.jemalloc) {
-		je.why_not = "off by configuration";
-		return;
-	}
-	/* Its decommits bypass madvise, so the advice would not see them. */
-	if (pr_advice_claims()) {
-		je.why_not = "the advice strategy reclaims (kernel MADV_RECLAIM_PT)";
-		return;
-	}
-	pthread_mutex_lock(&je.lock);
-	attach_locked();
-	pthread_mutex_unlock(&je.lock);
-}
+	const char *why = NULL;
 
-bool pr_je_reclaims(void)
-{
-	return __atomic_load_n(&je.attached, __ATOMIC_ACQUIRE) &&
-	       __atomic_load_n(&je.takeover, __ATOMIC_RELAXED) > 0 &&
-	       pr_caps.pt_reclaim_on_dontneed;
+	pthread_mutex_lock(&je.lock);
+	if (attach_locked() < 0) {
+		why = je.why_not;
+	} else if (!je.takeover) {
+		detach_locked();
+		why = je.why_not = "jemalloc's commit and decommit are not its failing no-ops (the application's hooks, or vm.overcommit_memory=2): the adapter could only observe";
+	}
+	pthread_mutex_unlock(&je.lock);
+	return why;
 }
 
 PR_EXPORT int ptreclaim_jemalloc_status(struct ptreclaim_jemalloc_status *st,
@@ -637,12 +650,35 @@ PR_EXPORT int ptreclaim_jemalloc_status(struct ptreclaim_jemalloc_status *st,
 	return 0;
 }
 
-#define U(x) ((unsigned long long)(x))
-
-void pr_je_report(int fd)
+static void report_counters(int fd)
 {
 	char buf[512];
 
+	if (!pr_counter_sum(PRC_JE_DECOMMITS) && !pr_counter_sum(PRC_JE_COMMITS))
+		return;
+	snprintf(buf, sizeof(buf),
+		 "ptreclaim: jemalloc decommits=%llu decommit_bytes=%llu decommit_failed=%llu commits=%llu\n",
+		 PR_U(pr_counter_sum(PRC_JE_DECOMMITS)),
+		 PR_U(pr_counter_sum(PRC_JE_DECOMMIT_BYTES)),
+		 PR_U(pr_counter_sum(PRC_JE_DECOMMIT_FAILED)),
+		 PR_U(pr_counter_sum(PRC_JE_COMMITS)));
+	pr_write_str(fd, buf);
+	snprintf(buf, sizeof(buf),
+		 "ptreclaim: jemalloc pte_pages_reclaimed=%llu regions_reclaimed=%llu reclaim_calls=%llu reclaim_failed=%llu untracked=%llu hook_time_ns=%llu\n",
+		 PR_U(pr_counter_sum(PRC_JE_PTE_RECLAIMED)),
+		 PR_U(pr_counter_sum(PRC_JE_REGIONS_RECLAIMED)),
+		 PR_U(pr_counter_sum(PRC_JE_RECLAIM_CALLS)),
+		 PR_U(pr_counter_sum(PRC_JE_RECLAIM_FAILED)),
+		 PR_U(pr_counter_sum(PRC_JE_UNTRACKED)),
+		 PR_U(pr_counter_sum(PRC_JE_NS)));
+	pr_write_str(fd, buf);
+}
+
+static void jemalloc_report(int fd, enum pr_strategy_state st, const char *why)
+{
+	char buf[512];
+
+	(void)st;
 	pthread_mutex_lock(&je.lock);
 	if (je.attached)
 		snprintf(buf, sizeof(buf),
@@ -654,25 +690,14 @@ void pr_je_report(int fd)
 	else
 		snprintf(buf, sizeof(buf),
 			 "ptreclaim: jemalloc adapter=off reason=\"%s\"\n",
-			 je.why_not);
+			 je.why_not && strcmp(je.why_not, "not tried") ?
+			 je.why_not : why);
 	pthread_mutex_unlock(&je.lock);
 	pr_write_str(fd, buf);
-	if (!pr_counter_sum(PRC_JE_DECOMMITS) && !pr_counter_sum(PRC_JE_COMMITS))
-		return;
-	snprintf(buf, sizeof(buf),
-		 "ptreclaim: jemalloc decommits=%llu decommit_bytes=%llu decommit_failed=%llu commits=%llu\n",
-		 U(pr_counter_sum(PRC_JE_DECOMMITS)),
-		 U(pr_counter_sum(PRC_JE_DECOMMIT_BYTES)),
-		 U(pr_counter_sum(PRC_JE_DECOMMIT_FAILED)),
-		 U(pr_counter_sum(PRC_JE_COMMITS)));
-	pr_write_str(fd, buf);
-	snprintf(buf, sizeof(buf),
-		 "ptreclaim: jemalloc pte_pages_reclaimed=%llu regions_reclaimed=%llu reclaim_calls=%llu reclaim_failed=%llu untracked=%llu hook_time_ns=%llu\n",
-		 U(pr_counter_sum(PRC_JE_PTE_RECLAIMED)),
-		 U(pr_counter_sum(PRC_JE_REGIONS_RECLAIMED)),
-		 U(pr_counter_sum(PRC_JE_RECLAIM_CALLS)),
-		 U(pr_counter_sum(PRC_JE_RECLAIM_FAILED)),
-		 U(pr_counter_sum(PRC_JE_UNTRACKED)),
-		 U(pr_counter_sum(PRC_JE_NS)));
-	pr_write_str(fd, buf);
+	report_counters(fd);
 }
+
+const struct pr_strategy_ops pr_jemalloc_ops = {
+	.start = jemalloc_start,
+	.report = jemalloc_report,
+};

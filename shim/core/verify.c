@@ -13,15 +13,7 @@
 #include <fcntl.h>
 
 #include "bitmap.h"
-#include "internal.h"
-
-#define PM_PRESENT	(1ULL << 63)
-#define PM_SWAPPED	(1ULL << 62)
-#define PM_UFFD_WP	(1ULL << 57)
-#define PM_GUARD	(1ULL << 58)
-#define PM_PFN_OR_SWAP	((1ULL << 55) - 1)
-#define PM_IN_USE	(PM_PRESENT | PM_SWAPPED | PM_UFFD_WP | PM_GUARD | \
-			 PM_PFN_OR_SWAP)
+#include "core.h"
 
 struct verify {
 	long fd;
@@ -45,36 +37,19 @@ static bool whole_pmd_mapped(uintptr_t base)
 
 static long last_waiting;
 
-unsigned pr_pagemap_in_use(const uint64_t *pm, uint64_t inuse[8])
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < PR_PAGES_PER_PMD; i++) {
-		/* Any other non-zero state (a marker, a migration entry) also
-		 * means the table is not empty. */
-		if (pm[i] & PM_IN_USE) {
-			inuse[i / 64] |= 1ULL << (i % 64);
-			n++;
-		}
-	}
-	return n;
-}
-
 static void check_region(uintptr_t base, unsigned flags, uint64_t changed,
 			 uint64_t inuse[8], void *arg)
 {
 	struct verify *v = arg;
-	uint64_t pm[PR_PAGES_PER_PMD];
-	uint64_t seen[PR_BITMAP_WORDS] = { 0 };
-	long off = (long)(base >> PR_PAGE_SHIFT) * 8;
-	long r = pr_sys(SYS_pread64, v->fd, (long)pm, sizeof(pm), off, 0, 0);
+	uint64_t seen[PR_BITMAP_WORDS];
+	int n = pr_pagemap_region(v->fd, base, seen);
 
 	(void)changed;
-	if (r != (long)sizeof(pm)) {
-		v->err = r < 0 ? r : -EIO;
+	if (n < 0) {
+		v->err = -EIO;
 		return;
 	}
-	if (!pr_pagemap_in_use(pm, seen)) {
+	if (!n) {
 		if (whole_pmd_mapped(base))
 			v->empty++;
 		return;
@@ -95,12 +70,11 @@ long pr_verify_reclaimable(void)
 {
 	struct verify v = { .fd = -1 };
 
-	v.fd = pr_sys(SYS_openat, AT_FDCWD, (long)"/proc/self/pagemap",
-		      O_RDONLY | O_CLOEXEC, 0, 0, 0);
+	v.fd = pr_pagemap_open(0);
 	if (v.fd < 0)
 		return v.fd;
 	pr_ledger_for_each_live_ex(check_region, &v);
-	pr_sys(SYS_close, v.fd, 0, 0, 0, 0, 0);
+	pr_close(&v.fd);
 	__atomic_store_n(&last_waiting, v.waiting, __ATOMIC_RELAXED);
 	return v.err ? v.err : v.empty;
 }

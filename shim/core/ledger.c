@@ -16,7 +16,7 @@
 #include <urcu/rculfhash.h>
 
 #include "bitmap.h"
-#include "internal.h"
+#include "core.h"
 
 enum {
 	REGION_LIVE = 1 << 0,	/* some page is marked purged */
@@ -208,17 +208,6 @@ static void region_reset(struct pr_region *r)
 		__atomic_fetch_sub(&nr_full, 1, __ATOMIC_RELAXED);
 }
 
-/* Page indices within the region at base that [start, end) covers. */
-static void span(uintptr_t base, uintptr_t start, uintptr_t end,
-		 unsigned *first, unsigned *last)
-{
-	uintptr_t lo = start > base ? start : base;
-	uintptr_t hi = end < base + PR_PMD_SIZE ? end : base + PR_PMD_SIZE;
-
-	*first = (unsigned)((lo - base) >> PR_PAGE_SHIFT);
-	*last = (unsigned)((hi - 1 - base) >> PR_PAGE_SHIFT);
-}
-
 void pr_ledger_purged(uintptr_t start, uintptr_t end, enum pr_purge_kind kind,
 		      uint64_t now)
 {
@@ -247,7 +236,7 @@ void pr_ledger_purged(uintptr_t start, uintptr_t end, enum pr_purge_kind kind,
 			bound_hit = true;
 			continue;
 		}
-		span(base, start, end, &first, &last);
+		pr_bitmap_span(base, start, end, &first, &last);
 		pr_bitmap_set(r->purged, first, last);
 		__atomic_store_n(&r->changed_ns, now, __ATOMIC_RELAXED);
 		state_set(r, REGION_LIVE, &nr_live);
@@ -279,7 +268,7 @@ void pr_ledger_in_use(uintptr_t start, uintptr_t end, uint64_t now)
 
 		if (!r)
 			continue;
-		span(base, start, end, &first, &last);
+		pr_bitmap_span(base, start, end, &first, &last);
 		pr_bitmap_clear(r->purged, first, last);
 		__atomic_store_n(&r->changed_ns, now, __ATOMIC_RELAXED);
 		/* Pages are mapped again, so is a table. */

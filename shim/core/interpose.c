@@ -15,7 +15,10 @@
 #include <stdarg.h>
 #include <sys/mman.h>
 
-#include "internal.h"
+#include "core.h"
+#include "hint.h"
+#include "jemalloc.h"
+#include "strategy.h"
 
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP 4
@@ -66,11 +69,6 @@ PR_EXPORT int __ptreclaim_inside(void)
 	return inside;
 }
 
-static uintptr_t page_up(size_t len)
-{
-	return (len + PR_PAGE_SIZE - 1) & ~(PR_PAGE_SIZE - 1);
-}
-
 static bool pmd_aligned(uintptr_t start, size_t len)
 {
 	return !(start & (PR_PMD_SIZE - 1)) && len &&
@@ -79,7 +77,7 @@ static bool pmd_aligned(uintptr_t start, size_t len)
 
 static void observe_madvise(uintptr_t start, size_t len, int advice)
 {
-	uintptr_t end = start + page_up(len);
+	uintptr_t end = start + pr_page_up(len);
 	uint64_t t0 = pr_now_ns();
 	enum pr_purge_kind kind;
 	uint64_t full;
@@ -116,11 +114,9 @@ static void observe_madvise(uintptr_t start, size_t len, int advice)
 	full = pr_ledger_full();
 	pr_ledger_purged(start, end, kind, t0);
 	pr_hint_purged(start, end, kind == PR_PURGE_DONTNEED);
-	/* A region completed: the fence has work (it does it later). */
-	if (pr_ledger_full() > full) {
-		pr_fence_kick();
-		pr_advice_kick();
-	}
+	/* A region completed: the worker has work (it does it later). */
+	if (pr_ledger_full() > full)
+		pr_worker_kick();
 	if (pr_conf.profile)
 		pr_profile_record(end - start, pmd_aligned(start, end - start));
 	pr_vmpte_sample(t0);
@@ -153,33 +149,28 @@ static void observe_unmapped(uintptr_t start, size_t len)
 		return;
 	cs = enter();
 	t0 = pr_now_ns();
-	pr_ledger_drop(start, start + page_up(len));
+	pr_ledger_drop(start, start + pr_page_up(len));
 	/* Decommitted pages that are unmapped are no longer the allocator's:
 	 * whatever is mapped there next must never be reclaimed. */
-	pr_dcm_forget(start, start + page_up(len));
-	pr_hint_unmapped(start, start + page_up(len));
+	pr_dcm_forget(start, start + pr_page_up(len));
+	pr_hint_unmapped(start, start + pr_page_up(len));
 	pr_count(PRC_SHIM_NS, pr_now_ns() - t0);
 	leave(cs);
 }
 
-/* Calls that can unmap or replace memory wait while a fence window
- * covers it (see reclaim_fence.c): the VMA the fence zaps must be the one
- * it verified.  Not for the shim's own calls. */
-static bool mm_begin(uintptr_t lo, size_t len)
-{
-	if (pr_busy || !len)
-		return false;
-	return pr_fence_mm_begin(lo, lo + page_up(len));
-}
-
+/*
+ * munmap, mremap and MAP_FIXED mmap wait while a fence window covers
+ * their range (strategy/fence.c): the VMA the fence zaps must be the one
+ * it verified.
+ */
 PR_EXPORT int munmap(void *addr, size_t len)
 {
 	bool hinted = pr_hint_mm_begin();
-	bool fenced = mm_begin((uintptr_t)addr, len);
+	bool fenced = pr_strategy_mm_begin((uintptr_t)addr, len);
 	long r = syscall(SYS_munmap, addr, len);
 	int err = errno;
 
-	pr_fence_mm_end(fenced);
+	pr_strategy_mm_end(fenced);
 	pr_count(PRC_MUNMAP, 1);
 	if (r == 0)
 		observe_unmapped((uintptr_t)addr, len);
@@ -191,11 +182,11 @@ PR_EXPORT int munmap(void *addr, size_t len)
 PR_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	bool hinted = (flags & MAP_FIXED) && pr_hint_mm_begin();
-	bool fenced = (flags & MAP_FIXED) && mm_begin((uintptr_t)addr, len);
+	bool fenced = (flags & MAP_FIXED) && pr_strategy_mm_begin((uintptr_t)addr, len);
 	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 	int err = errno;
 
-	pr_fence_mm_end(fenced);
+	pr_strategy_mm_end(fenced);
 	pr_count(PRC_MMAP, 1);
 	/* Whatever was mapped here before is gone, even without MAP_FIXED:
 	 * the range may have been unmapped behind our back. */
@@ -234,20 +225,20 @@ PR_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 	{
 		/* One span over both ends: a second wait while holding the
 		 * first could stall a window. */
-		uintptr_t lo = (uintptr_t)old, hi = lo + page_up(old_len);
+		uintptr_t lo = (uintptr_t)old, hi = lo + pr_page_up(old_len);
 
 		if ((flags & MREMAP_FIXED) && new_len) {
 			uintptr_t nl = (uintptr_t)new_addr;
 
 			lo = nl < lo ? nl : lo;
-			hi = nl + page_up(new_len) > hi ? nl + page_up(new_len) : hi;
+			hi = nl + pr_page_up(new_len) > hi ? nl + pr_page_up(new_len) : hi;
 		}
-		fenced = mm_begin(lo, hi > lo ? hi - lo : 0);
+		fenced = pr_strategy_mm_begin(lo, hi > lo ? hi - lo : 0);
 	}
 	hinted = pr_hint_mm_begin();
 	r = syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
 	err = errno;
-	pr_fence_mm_end(fenced);
+	pr_strategy_mm_end(fenced);
 	pr_count(PRC_MREMAP, 1);
 	if (r != -1) {
 		/* The old range moved or shrank, the new one is fresh. */

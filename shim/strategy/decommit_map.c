@@ -25,7 +25,8 @@
 #include <sys/mman.h>
 
 #include "bitmap.h"
-#include "internal.h"
+#include "core.h"
+#include "jemalloc.h"
 
 #define DCM_VA_BITS	47
 #define DCM_LEAF_BITS	13
@@ -82,15 +83,6 @@ static struct dcm_region *region_at(uintptr_t idx, bool create)
 	return leaf ? &leaf[idx & (DCM_LEAF_N - 1)] : NULL;
 }
 
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__asm__ volatile("pause" ::: "memory");
-#else
-	__asm__ volatile("" ::: "memory");
-#endif
-}
-
 static void region_lock(struct dcm_region *r)
 {
 	uint32_t epoch = __atomic_load_n(&lock_epoch, __ATOMIC_RELAXED);
@@ -105,7 +97,7 @@ static void region_lock(struct dcm_region *r)
 						__ATOMIC_RELAXED))
 			break;
 		if (spins < 64)
-			cpu_relax();
+			pr_cpu_relax();
 		else
 			pr_sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
 	}
@@ -123,16 +115,6 @@ static void region_unlock(struct dcm_region *r)
 }
 
 /* Pages [first, last] of the region at base that [start, end) covers. */
-static void span(uintptr_t base, uintptr_t start, uintptr_t end,
-		 unsigned *first, unsigned *last)
-{
-	uintptr_t lo = start > base ? start : base;
-	uintptr_t hi = end < base + PR_PMD_SIZE ? end : base + PR_PMD_SIZE;
-
-	*first = (unsigned)((lo - base) >> PR_PAGE_SHIFT);
-	*last = (unsigned)((hi - 1 - base) >> PR_PAGE_SHIFT);
-}
-
 /* Adjacent regions, all fully decommitted and locked, to reclaim at once. */
 struct run {
 	uintptr_t base;
@@ -200,7 +182,7 @@ void pr_dcm_decommitted(uintptr_t start, uintptr_t end, bool purged)
 			run_flush(&run);
 			continue;
 		}
-		span(base, start, end, &first, &last);
+		pr_bitmap_span(base, start, end, &first, &last);
 		region_lock(r);
 		pr_bitmap_set(r->bits, first, last);
 		if (whole) {
@@ -254,7 +236,7 @@ static void unmark(uintptr_t start, uintptr_t end, bool commit)
 			continue;
 		}
 		r = region_at(i, false);
-		span(base, start, end, &first, &last);
+		pr_bitmap_span(base, start, end, &first, &last);
 		/*
 		 * Forgetting pages that are not marked changes nothing, and
 		 * only the pages' owner could be marking them now.  So no lock
@@ -309,7 +291,7 @@ unsigned pr_dcm_count(uintptr_t start, uintptr_t end)
 
 		if (!r || r->gen != __atomic_load_n(&dcm_gen, __ATOMIC_RELAXED))
 			continue;
-		span(i << PR_PMD_SHIFT, start, end, &first, &last);
+		pr_bitmap_span(i << PR_PMD_SHIFT, start, end, &first, &last);
 		for (unsigned p = first; p <= last; p++)
 			n += (unsigned)(__atomic_load_n(&r->bits[p / 64],
 							__ATOMIC_RELAXED) >>

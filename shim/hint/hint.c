@@ -37,7 +37,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "internal.h"
+#include "core.h"
+#include "hint.h"
 
 #ifndef MADV_HUGEPAGE
 #define MADV_HUGEPAGE 14
@@ -67,38 +68,31 @@ static struct pr_hint_stats st;
 /* The loaded object that provides malloc: its mmap calls come from here. */
 static uintptr_t alloc_lo, alloc_hi;
 
-/* THP and mTHP settings, read once at start. */
+/* THP and mTHP settings, and their counters, read once at start. */
 static struct pr_thp thp;
+static bool thp_read;
+static long stat0[PR_MAX_MTHP][PR_HINT_NR_STATS];
+
+const char *const pr_hint_stat_names[PR_HINT_NR_STATS] = {
+	"anon_fault_alloc", "anon_fault_fallback", "split_deferred", "split" };
 /* Set while this thread is in a locked section: a signal handler that
  * maps or purges memory then passes through instead of spinning on us. */
 static __thread int in_hint __attribute__((tls_model("initial-exec")));
 
 #define CNT(f, n) __atomic_fetch_add(&st.f, (n), __ATOMIC_RELAXED)
 
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
 static void lock(void)
 {
 	in_hint++;
 	while (__atomic_test_and_set(&lock_word, __ATOMIC_ACQUIRE))
 		while (__atomic_load_n(&lock_word, __ATOMIC_RELAXED))
-			cpu_relax();
+			pr_cpu_relax();
 }
 
 static void unlock(void)
 {
 	__atomic_clear(&lock_word, __ATOMIC_RELEASE);
 	in_hint--;
-}
-
-static uintptr_t page_up(uintptr_t x)
-{
-	return (x + PR_PAGE_SIZE - 1) & ~(PR_PAGE_SIZE - 1);
 }
 
 static long advise(uintptr_t start, uintptr_t end, int advice)
@@ -165,8 +159,15 @@ void pr_hint_init(void)
 {
 	if (pr_conf.hint == PR_HINT_OFF)
 		return;
-	pr_caps_thp(&thp);
-	if (pr_conf.hint == PR_HINT_AUTO && pr_caps_free_page_reporting()) {
+	pr_sysfs_thp(&thp);
+	/* Counters are system-wide and since boot: the report shows what
+	 * changed from here. */
+	for (unsigned i = 0; i < thp.nr_mthp; i++)
+		for (int k = 0; k < PR_HINT_NR_STATS; k++)
+			stat0[i][k] = pr_sysfs_thp_stat(thp.mthp[i].kb,
+							pr_hint_stat_names[k]);
+	thp_read = true;
+	if (pr_conf.hint == PR_HINT_AUTO && pr_sysfs_free_page_reporting()) {
 		why_idle = "a virtio balloon hands free memory to the host: heap growth after a quiet spell measured 2.4-7.8x slower with huge pages (docs/hinting.md); hint:on hints anyway";
 		return;
 	}
@@ -174,7 +175,6 @@ void pr_hint_init(void)
 		why_idle = "no folio size is enabled by madvise (THP and mTHP settings)";
 		return;
 	}
-	pr_hint_folio_start(&thp);
 	find_allocator();
 	if (!alloc_hi && !pr_conf.hint_all) {
 		why_idle = "could not find the object that provides malloc";
@@ -184,24 +184,23 @@ void pr_hint_init(void)
 	__atomic_store_n(&active, true, __ATOMIC_RELEASE);
 }
 
-/* What the report shows; NULL why_idle: hinting is on. */
-const struct pr_thp *pr_hint_state(struct pr_hint_stats *out,
-				   const char **idle, unsigned *regions,
-				   unsigned *stopped_now)
+/* What the report shows. */
+void pr_hint_view(struct pr_hint_view *v)
 {
-	unsigned n = 0, s = 0;
+	unsigned n = 0, st_now = 0;
 
 	lock();
 	for (unsigned i = 0; i < nr_regs; i++) {
 		n += regs[i].state != R_FREE;
-		s += regs[i].state == R_STOPPED;
+		st_now += regs[i].state == R_STOPPED;
 	}
 	unlock();
-	*out = st;
-	*idle = why_idle;
-	*regions = n;
-	*stopped_now = s;
-	return &thp;
+	v->st = st;
+	v->idle = why_idle;
+	v->regions = n;
+	v->stopped_now = st_now;
+	v->thp = thp_read ? &thp : NULL;
+	v->stat0 = (const long (*)[PR_HINT_NR_STATS])stat0;
 }
 
 static bool on(void)
@@ -246,7 +245,7 @@ static bool eligible(size_t len, int prot, int flags)
 {
 	return (flags & MAP_TYPE) == MAP_PRIVATE && (flags & MAP_ANONYMOUS) &&
 	       !(flags & ~(MAP_TYPE | MAP_ANONYMOUS | MAP_NORESERVE)) &&
-	       prot == (PROT_READ | PROT_WRITE) && page_up(len) >= pr_conf.hint_min;
+	       prot == (PROT_READ | PROT_WRITE) && pr_page_up(len) >= pr_conf.hint_min;
 }
 
 /*
@@ -278,7 +277,7 @@ static long realign(long r, size_t len, int flags)
 long pr_hint_place(long addr, size_t len, int prot, int flags, int fd,
 		   long off, long r, const void *caller)
 {
-	size_t plen = page_up(len);
+	size_t plen = pr_page_up(len);
 
 	if (!on() || !from_allocator(caller) || !pr_conf.hint_align || addr ||
 	    fd != -1 || off ||
@@ -317,7 +316,7 @@ static void hint_new(uintptr_t start, uintptr_t end)
 void pr_hint_mapped(long r, size_t len, int prot, int flags,
 		    const void *caller)
 {
-	uintptr_t start = (uintptr_t)r, end = start + page_up(len);
+	uintptr_t start = (uintptr_t)r, end = start + pr_page_up(len);
 
 	if (!on() || !from_allocator(caller) || !eligible(len, prot, flags))
 		return;
@@ -411,7 +410,7 @@ bool pr_hint_mm_begin(void)
 		return false;
 	__atomic_add_fetch(&mm_busy, 1, __ATOMIC_SEQ_CST);
 	while (__atomic_load_n(&stopping, __ATOMIC_SEQ_CST))
-		cpu_relax();
+		pr_cpu_relax();
 	return true;
 }
 

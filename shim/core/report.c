@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "internal.h"
-
-#define U(x) ((unsigned long long)(x))
+#include "core.h"
+#include "hint.h"
+#include "strategy.h"
 
 static void line(int fd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -33,30 +33,29 @@ void pr_report(int fd)
 
 	pr_ledger_maintain();
 	reclaimable = pr_verify_reclaimable();
-	ptreclaim_stats_get(&st, sizeof(st));
+	pr_stats_snapshot(&st);
 	end_kb = pr_vmpte_kb();
 	line(fd, "ptreclaim: summary pid=%d mode=%s kernel_frees_whole_pmd=%s\n",
 	     (int)getpid(),
-	     pr_advice_claims() ? "advice" :
-	     pr_je_reclaims() ? "jemalloc-hooks" : pr_fence_mode(),
+	     pr_strategy_name(pr_strategy_running()),
 	     pr_caps.pt_reclaim_on_dontneed ? "yes" : "no");
 	line(fd, "ptreclaim: calls madvise=%llu dontneed=%llu free=%llu remove=%llu munmap=%llu mmap=%llu mremap=%llu\n",
-	     U(st.madvise_calls), U(st.dontneed_calls), U(st.free_calls),
-	     U(st.remove_calls), U(st.munmap_calls), U(st.mmap_calls),
-	     U(st.mremap_calls));
+	     PR_U(st.madvise_calls), PR_U(st.dontneed_calls), PR_U(st.free_calls),
+	     PR_U(st.remove_calls), PR_U(st.munmap_calls), PR_U(st.mmap_calls),
+	     PR_U(st.mremap_calls));
 	line(fd, "ptreclaim: purged_bytes=%llu pmd_aligned_purges=%llu\n",
-	     U(st.purged_bytes), U(st.pmd_aligned_purges));
+	     PR_U(st.purged_bytes), PR_U(st.pmd_aligned_purges));
 	line(fd, "ptreclaim: regions tracked=%llu full=%llu dropped=%llu bound_hits=%llu\n",
-	     U(st.regions_tracked), U(st.regions_full), U(st.regions_dropped),
-	     U(st.ledger_bound_hits));
+	     PR_U(st.regions_tracked), PR_U(st.regions_full), PR_U(st.regions_dropped),
+	     PR_U(st.ledger_bound_hits));
 	line(fd, "ptreclaim: reclaimable_pte_pages=%ld waiting_lazy=%ld\n",
 	     reclaimable, pr_verify_waiting());
-	pr_fence_report(fd);
-	pr_advice_report(fd);
+	pr_strategy_report(fd, PR_STRAT_FENCE);
+	pr_strategy_report(fd, PR_STRAT_ADVICE);
 	line(fd, "ptreclaim: vmpte_kb start=%llu peak=%llu end=%ld\n",
-	     U(st.vmpte_start_kb), U(st.vmpte_peak_kb), end_kb);
-	line(fd, "ptreclaim: shim_time_ns=%llu\n", U(st.shim_ns));
-	pr_je_report(fd);
+	     PR_U(st.vmpte_start_kb), PR_U(st.vmpte_peak_kb), end_kb);
+	line(fd, "ptreclaim: shim_time_ns=%llu\n", PR_U(st.shim_ns));
+	pr_strategy_report(fd, PR_STRAT_JEMALLOC);
 	pr_hint_report(fd);
 	if (pr_conf.profile)
 		pr_profile_report(fd, pr_conf.profile_top);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core.h"
 
 #define PR_SAMPLE_EVERY_NS 100000000ULL
 
@@ -15,18 +15,9 @@ static uint64_t start_kb;
 static uint64_t peak_kb;
 static uint64_t next_sample_ns;
 
-/* Parse the VmPTE line without stdio; -1 when absent. */
 long pr_vmpte_kb(void)
 {
-	char buf[4096];
-	const char *p;
-
-	if (pr_read_file("/proc/self/status", buf, sizeof(buf)) <= 0)
-		return -1;
-	p = strstr(buf, "\nVmPTE:");
-	if (!p)
-		return -1;
-	return strtol(p + 7, NULL, 10);
+	return pr_vmpte_kb_of(0);
 }
 
 static void note_peak(long kb)

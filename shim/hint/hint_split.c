@@ -17,7 +17,8 @@
  */
 #include <sys/mman.h>
 
-#include "internal.h"
+#include "core.h"
+#include "hint.h"
 
 #ifndef MADV_COLD
 #define MADV_COLD 20

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * counters.c - statistics without a shared hot cache line: each thread
+ * adds to one of a few cache-line-aligned shards, the report sums them.
+ */
+#include "core.h"
+
+#define PR_SHARDS 16
+
+struct pr_shard {
+	uint64_t v[PRC_NR];
+} __attribute__((aligned(64)));
+
+static struct pr_shard shards[PR_SHARDS];
+static unsigned next_shard;
+static __thread int my_shard __attribute__((tls_model("initial-exec"))) = -1;
+
+void pr_count(enum pr_counter c, uint64_t n)
+{
+	if (my_shard < 0)
+		my_shard = (int)(__atomic_fetch_add(&next_shard, 1,
+						    __ATOMIC_RELAXED) % PR_SHARDS);
+	__atomic_fetch_add(&shards[my_shard].v[c], n, __ATOMIC_RELAXED);
+}
+
+uint64_t pr_counter_sum(enum pr_counter c)
+{
+	uint64_t sum = 0;
+
+	for (int i = 0; i < PR_SHARDS; i++)
+		sum += __atomic_load_n(&shards[i].v[c], __ATOMIC_RELAXED);
+	return sum;
+}
+
+void pr_stats_snapshot(struct ptreclaim_stats *st)
+{
+	*st = (struct ptreclaim_stats){
+		.madvise_calls = pr_counter_sum(PRC_MADVISE),
+		.dontneed_calls = pr_counter_sum(PRC_DONTNEED),
+		.free_calls = pr_counter_sum(PRC_FREE),
+		.remove_calls = pr_counter_sum(PRC_REMOVE),
+		.munmap_calls = pr_counter_sum(PRC_MUNMAP),
+		.mmap_calls = pr_counter_sum(PRC_MMAP),
+		.mremap_calls = pr_counter_sum(PRC_MREMAP),
+		.purged_bytes = pr_counter_sum(PRC_PURGED_BYTES),
+		.pmd_aligned_purges = pr_counter_sum(PRC_PMD_ALIGNED),
+		.regions_tracked = pr_ledger_tracked(),
+		.regions_full = pr_ledger_full(),
+		.regions_dropped = pr_counter_sum(PRC_DROPPED),
+		.ledger_bound_hits = pr_counter_sum(PRC_BOUND_HITS),
+		.shim_ns = pr_counter_sum(PRC_SHIM_NS),
+		.vmpte_start_kb = pr_vmpte_start_kb(),
+		.vmpte_peak_kb = pr_vmpte_peak_kb(),
+	};
+}

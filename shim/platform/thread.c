@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * thread.c - the shim's background thread: created with libc's
+ * pthread_create (past our own interposer, strategy/jemalloc_threads.c),
+ * detached, with every signal blocked: signals are the program's business.
+ */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+
+#include "platform.h"
+
+typedef int (*create_fn)(pthread_t *, const pthread_attr_t *,
+			 void *(*)(void *), void *);
+
+static create_fn real_create(void)
+{
+	static create_fn fn;
+
+	if (!__atomic_load_n(&fn, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&fn, (create_fn)dlsym(RTLD_NEXT, "pthread_create"),
+				 __ATOMIC_RELEASE);
+	return fn;
+}
+
+bool pr_thread_available(void)
+{
+	return real_create() != NULL;
+}
+
+int pr_thread_create(pthread_t *th, const pthread_attr_t *attr,
+		     void *(*fn)(void *), void *arg)
+{
+	create_fn create = real_create();
+
+	return create ? create(th, attr, fn, arg) : -1;
+}
+
+int pr_thread_spawn(void *(*fn)(void *))
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	sigset_t all, old;
+	int r;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 << 10);
+	r = pr_thread_create(&th, &attr, fn, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+/* From the thread itself: ps and top show what it is. */
+void pr_thread_name(const char *name)
+{
+	pr_sys(SYS_prctl, PR_SET_NAME, (long)name, 0, 0, 0, 0);
+}

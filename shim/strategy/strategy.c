@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * strategy.c - the strategy that runs in this process: chosen once at
+ * start-up by policy.c's selection (the same call `ptreclaim probe`
+ * makes), started, and asked for its report.  If a start fails (no
+ * descriptor, jemalloc refused the hooks) the selection goes on from the
+ * next strategy.  The others step aside, and the report says why.
+ */
+#include <dlfcn.h>
+#include <string.h>
+
+#include "core.h"
+#include "jemalloc.h"
+#include "strategy.h"
+
+static const struct pr_strategy_ops *const ops[PR_STRAT_NR] = {
+	[PR_STRAT_ADVICE] = &pr_advice_ops,
+	[PR_STRAT_JEMALLOC] = &pr_jemalloc_ops,
+	[PR_STRAT_FENCE] = &pr_fence_ops,
+};
+
+static struct {
+	enum pr_alloc alloc;
+	enum pr_strategy_id running;	/* PR_STRAT_OBSERVE: none */
+	const char *failed[PR_STRAT_NR];	/* why a start failed */
+	const char *quit;		/* why the running one stopped */
+	const struct pr_strategy_ops *mm;	/* the one with mm hooks */
+	bool started;
+} R = { .running = PR_STRAT_OBSERVE };
+
+static const char *const claims[PR_STRAT_NR] = {
+	[PR_STRAT_ADVICE] = "the advice strategy reclaims (kernel MADV_RECLAIM_PT)",
+	[PR_STRAT_JEMALLOC] = "the jemalloc adapter reclaims (jemalloc decommits)",
+	[PR_STRAT_FENCE] = "the fence reclaims",
+};
+
+/* The object that provides malloc, by its file name. */
+enum pr_alloc pr_alloc_detect(void)
+{
+	void *m = dlsym(RTLD_DEFAULT, "malloc");
+	const char *f;
+	Dl_info info;
+
+	if (pr_je_present())
+		return PR_ALLOC_JEMALLOC;
+	if (!m || !dladdr(m, &info) || !info.dli_fname)
+		return PR_ALLOC_OTHER;
+	f = info.dli_fname;
+	if (strstr(f, "tcmalloc"))
+		return PR_ALLOC_TCMALLOC;
+	if (strstr(f, "mimalloc"))
+		return PR_ALLOC_MIMALLOC;
+	if (strstr(f, "/libc.so"))
+		return PR_ALLOC_GLIBC;
+	return PR_ALLOC_OTHER;
+}
+
+void pr_strategy_start(void)
+{
+	enum pr_strategy_id id = PR_STRAT_ADVICE;
+
+	R.alloc = pr_alloc_detect();
+	R.started = true;
+	if (!pr_ready)
+		return;
+	while ((id = pr_strategy_select(&pr_caps, &pr_conf, R.alloc, id,
+					 NULL)) != PR_STRAT_OBSERVE) {
+		const char *why = ops[id]->start();
+
+		if (!why) {
+			if (ops[id]->mm_begin)
+				R.mm = ops[id];
+			__atomic_store_n(&R.running, id, __ATOMIC_RELEASE);
+			return;
+		}
+		R.failed[id] = why;
+		id++;
+	}
+}
+
+/* At exit, before liburcu's destructor: no more ledger walks. */
+void pr_strategy_stop(void)
+{
+	enum pr_strategy_id id = pr_strategy_running();
+
+	if (id != PR_STRAT_OBSERVE && ops[id]->stop)
+		ops[id]->stop();
+}
+
+enum pr_strategy_id pr_strategy_running(void)
+{
+	return __atomic_load_n(&R.running, __ATOMIC_ACQUIRE);
+}
+
+void pr_strategy_adopt(enum pr_strategy_id id, bool on)
+{
+	enum pr_strategy_id want = on ? PR_STRAT_OBSERVE : id;
+
+	__atomic_compare_exchange_n(&R.running, &want,
+				    on ? id : PR_STRAT_OBSERVE, false,
+				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+void pr_strategy_quit(enum pr_strategy_id id, const char *why)
+{
+	if (pr_strategy_running() != id)
+		return;
+	R.quit = why;
+	__atomic_store_n(&R.running, PR_STRAT_OBSERVE, __ATOMIC_RELEASE);
+	R.failed[id] = why;
+}
+
+enum pr_strategy_state pr_strategy_state(enum pr_strategy_id id,
+					 const char **why)
+{
+	enum pr_strategy_id run = pr_strategy_running();
+	const char *dummy, *no;
+	bool by_conf;
+
+	if (!why)
+		why = &dummy;
+	*why = NULL;
+	if (id == run)
+		return PR_STATE_ACTIVE;
+	if (!pr_ready || !R.started) {
+		*why = !pr_ready ? "no ledger" : "not started";
+		return PR_STATE_UNAVAILABLE;
+	}
+	no = pr_strategy_unavailable(id, &pr_caps, &pr_conf, R.alloc, &by_conf);
+	if (no) {
+		*why = no;
+		return by_conf ? PR_STATE_OFF : PR_STATE_UNAVAILABLE;
+	}
+	if (R.failed[id]) {
+		*why = R.failed[id];
+		return PR_STATE_UNAVAILABLE;
+	}
+	*why = run != PR_STRAT_OBSERVE ? claims[run] : "not started";
+	return PR_STATE_OFF;
+}
+
+void pr_strategy_report(int fd, enum pr_strategy_id id)
+{
+	const char *why;
+	enum pr_strategy_state st = pr_strategy_state(id, &why);
+
+	ops[id]->report(fd, st, why);
+}
+
+/* Only the fence has these; they pass through once it stopped. */
+bool pr_strategy_mm_begin(uintptr_t lo, size_t len)
+{
+	if (!R.mm || pr_busy || !len)
+		return false;
+	return R.mm->mm_begin(lo, lo + pr_page_up(len));
+}
+
+void pr_strategy_mm_end(bool token)
+{
+	if (token)
+		R.mm->mm_end(token);
+}

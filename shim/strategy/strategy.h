@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * strategy.h - the reclaim strategies: how a purge the ledger recorded
+ * becomes a freed page table, and only behind a guarantee that nothing in
+ * use is touched.  docs/architecture.md has the picture.
+ *
+ *  policy.c    which strategy serves which allocator here: the one
+ *              selection, used by start-up and by `ptreclaim probe`
+ *  strategy.c  the one that runs: start, stop, fork, report, mm hooks
+ *  worker.c    the background thread that advice and fence share
+ *  advice.c    the patched kernel's MADV_RECLAIM_PT
+ *  jemalloc.c  jemalloc's commit/decommit protocol (extent hooks)
+ *  fence.c     a userfaultfd fence around a whole-PMD MADV_DONTNEED
+ */
+#ifndef PTRECLAIM_STRATEGY_H
+#define PTRECLAIM_STRATEGY_H
+
+#include "bitmap.h"
+#include "config.h"
+#include "platform.h"
+
+/* --- policy (policy.c): pure, from caps, config and the allocator --- */
+
+enum pr_alloc {
+	PR_ALLOC_JEMALLOC, PR_ALLOC_TCMALLOC, PR_ALLOC_MIMALLOC,
+	PR_ALLOC_GLIBC, PR_ALLOC_OTHER, PR_ALLOC_NR
+};
+pr_hidden const char *pr_alloc_name(enum pr_alloc a);
+
+/* Safest first: the order in which they are tried. */
+enum pr_strategy_id {
+	PR_STRAT_ADVICE, PR_STRAT_JEMALLOC, PR_STRAT_FENCE,
+	PR_STRAT_NR,
+	PR_STRAT_OBSERVE = PR_STRAT_NR	/* none runs: the ledger observes */
+};
+pr_hidden const char *pr_strategy_name(enum pr_strategy_id id);
+
+/* Why id cannot serve allocator a here, or NULL.  *by_conf: because the
+ * configuration turned it off. */
+pr_hidden const char *pr_strategy_unavailable(enum pr_strategy_id id,
+					      const struct pr_caps *caps,
+					      const struct pr_conf *conf,
+					      enum pr_alloc a, bool *by_conf);
+/*
+ * The selection: the first strategy from `from` on that can serve a.
+ * *why says what it does for a, or why none can (PR_STRAT_OBSERVE).
+ */
+pr_hidden enum pr_strategy_id pr_strategy_select(const struct pr_caps *caps,
+						 const struct pr_conf *conf,
+						 enum pr_alloc a,
+						 enum pr_strategy_id from,
+						 const char **why);
+
+/* --- the running strategy (strategy.c) --- */
+
+/* The values of ptreclaim_fence_stats.state. */
+enum pr_strategy_state { PR_STATE_OFF, PR_STATE_ACTIVE, PR_STATE_UNAVAILABLE };
+
+/* What each strategy supplies; NULL members are optional. */
+struct pr_strategy_ops {
+	/* NULL once it runs, else why it could not start. */
+	const char *(*start)(void);
+	void (*stop)(void);
+	/* Its report lines, given whether it runs and why not. */
+	void (*report)(int fd, enum pr_strategy_state st, const char *why);
+	/* Around an interposed call that can unmap or replace [lo, hi). */
+	bool (*mm_begin)(uintptr_t lo, uintptr_t hi);
+	void (*mm_end)(bool token);
+};
+extern pr_hidden const struct pr_strategy_ops pr_advice_ops, pr_jemalloc_ops,
+	pr_fence_ops;
+
+/* Which allocator provides malloc in this process (at start-up only:
+ * dlsym). */
+pr_hidden enum pr_alloc pr_alloc_detect(void);
+/* Select and start, falling back in order if a start fails. */
+pr_hidden void pr_strategy_start(void);
+pr_hidden void pr_strategy_stop(void);
+pr_hidden enum pr_strategy_id pr_strategy_running(void);
+pr_hidden enum pr_strategy_state pr_strategy_state(enum pr_strategy_id id,
+						   const char **why);
+/* The program attached (true) or detached the jemalloc adapter through
+ * the API: it runs if nothing else does. */
+pr_hidden void pr_strategy_adopt(enum pr_strategy_id id, bool on);
+/* It stopped for good, from its own thread (a seccomp filter came). */
+pr_hidden void pr_strategy_quit(enum pr_strategy_id id, const char *why);
+pr_hidden void pr_strategy_report(int fd, enum pr_strategy_id id);
+pr_hidden bool pr_strategy_mm_begin(uintptr_t lo, size_t len);
+pr_hidden void pr_strategy_mm_end(bool token);
+
+/* --- the worker (worker.c) --- */
+
+#define PR_RUN_MAX 512		/* regions in one run (1 GiB) */
+
+enum pr_outcome {
+	PR_OUT_LEFT,		/* nothing learnt: offered again later */
+	PR_OUT_DONE,		/* freed, or the ledger told already */
+	PR_OUT_MAPPED,		/* maps the pages in inuse[k] */
+};
+
+/* Adjacent candidate regions that pagemap showed empty a moment ago. */
+struct pr_run {
+	uintptr_t lo;
+	unsigned n;
+	uint8_t flags[PR_RUN_MAX];		/* PR_LEDGER_LAZY, _FULL */
+	uint64_t changed[PR_RUN_MAX];		/* ledger's last change */
+	uint8_t out[PR_RUN_MAX];		/* enum pr_outcome */
+	uint64_t inuse[PR_RUN_MAX][PR_BITMAP_WORDS];
+};
+
+struct pr_worker_ops {
+	const char *thread_name;
+	unsigned batch;		/* regions per run at most */
+	unsigned rate;		/* runs per second at most */
+	unsigned delay_ms;	/* a region must stay unchanged this long */
+	/* Offer regions that are not complete while the program purges
+	 * (else only once its purges go quiet). */
+	bool scan_partial;
+	/* This process's descriptors and buffers: at start and again in a
+	 * fork child (after fork_child reset what the parent left). */
+	const char *(*open)(void);
+	void (*close)(void);
+	void (*fork_child)(void);
+	/* With the work lock held: act on the run, set out[] and inuse[]. */
+	void (*run)(struct pr_run *rn);
+	/* A descriptor to wake on, and what to do when it is readable
+	 * (also called now and then during a pass). */
+	long (*wake_fd)(void);
+	void (*on_wake)(void);
+};
+
+struct pr_worker_stats {
+	uint64_t passes, cpu_ns, forks, vmpte_freed_kb;
+	uint64_t not_empty, waiting, lazy_retries;
+};
+
+pr_hidden const char *pr_worker_start(const struct pr_worker_ops *ops,
+				      enum pr_strategy_id id);
+pr_hidden void pr_worker_stop(void);
+/* From the purge path: a region completed.  One write at most. */
+pr_hidden void pr_worker_kick(void);
+pr_hidden bool pr_worker_live(void);
+pr_hidden bool pr_worker_stopping(void);
+/* A pass over every region now, waited for; -errno. */
+pr_hidden int pr_worker_flush(unsigned timeout_ms);
+pr_hidden void pr_worker_stats(struct pr_worker_stats *out);
+/* Pages of the region at base that map something (this process's
+ * pagemap); -1 if it can't be read. */
+pr_hidden int pr_worker_region_in_use(uintptr_t base, uint64_t inuse[8]);
+/* The pagemap entries of npages pages from base; false if unreadable. */
+pr_hidden bool pr_worker_pagemap(uintptr_t base, uint64_t *pm, size_t npages);
+
+#endif /* PTRECLAIM_STRATEGY_H */
