@@ -27,39 +27,7 @@
 #define PR_EXPORT __attribute__((visibility("default")))
 
 /* --- configuration (config.c) --- */
-struct pr_conf {
-	bool stats;		/* print the summary at exit */
-	bool profile;		/* record purge call sites */
-	size_t ledger_max;	/* bytes of ledger memory at most */
-	unsigned profile_top;	/* call sites in the report */
-	bool jemalloc;		/* attach the jemalloc adapter at start */
-	/* the userfaultfd fence (reclaim_fence.c) */
-	bool fence;		/* fence:auto (true) or fence:off */
-	unsigned fence_rate;	/* fence windows per second at most */
-	unsigned fence_batch;	/* 2 MiB regions per window at most */
-	unsigned fence_delay_ms; /* a region must stay complete this long */
-	/* huge-region hinting (hint.c) */
-	int hint;		/* PR_HINT_OFF, _AUTO, _ON or _ALWAYS */
-	bool hint_align;	/* place isolated large mappings on 2 MiB */
-	size_t hint_min;	/* smallest mapping hinted */
-	bool hint_all;		/* hint_scope:all - not only the allocator's */
-	bool hint_split;	/* split huge folios a purge left partly mapped */
-	/* the kernel's MADV_RECLAIM_PT (reclaim_advice.c) */
-	bool advice;		/* advice:auto (true) or advice:off */
-	unsigned advice_rate;	/* advice calls per second at most */
-	unsigned advice_delay_ms; /* a region must stay unchanged this long */
-};
-/* auto: the policy where it pays; on: the policy anywhere; always: hint,
- * never stop (for comparison). */
-enum { PR_HINT_OFF, PR_HINT_AUTO, PR_HINT_ON, PR_HINT_ALWAYS };
-pr_hidden const char *pr_hint_mode_name(int mode);
-
-typedef void (*pr_warn_fn)(const char *msg);
-/* Parse "key:value,..." into *conf (which holds the defaults on entry). */
-pr_hidden int pr_conf_parse(const char *text, struct pr_conf *conf,
-			    pr_warn_fn warn);
-pr_hidden void pr_conf_defaults(struct pr_conf *conf);
-extern pr_hidden struct pr_conf pr_conf;
+#include "config.h"
 
 /* --- kernel calls (sys.c) --- */
 pr_hidden long pr_sys(long nr, long a, long b, long c, long d, long e, long f);
