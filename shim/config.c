@@ -124,7 +124,7 @@ outf(struct out *o, const char *fmt, ...)
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(o->buf + at, o->len - at, fmt, ap);
+	n = vsnprintf(o->buf ? o->buf + at : NULL, o->len - at, fmt, ap);
 	va_end(ap);
 	if (n > 0)
 		o->used += (size_t)n;
