@@ -3,61 +3,225 @@
  * config.c - PTRECLAIM_CONF="key:value,key:value", in the manner of
  * jemalloc's MALLOC_CONF.  A bad pair is reported in one line naming the
  * key and what it accepts; the default stays and the program runs on.
+ *
+ * One table, keys[], says everything about a key: its type and range, the
+ * field it sets, its default and its meaning.  The parser, the defaults,
+ * the error messages and README.md's table (pr_conf_markdown, checked by
+ * tests/unit/test_config_readme) all come from it.  No malloc, no stdio
+ * streams: this runs in the shim's constructor.
  */
+#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 
 struct pr_conf pr_conf;
 
-#define PR_LEDGER_MIN (1UL << 20)
-#define PR_LEDGER_MAX (1UL << 36)
+#define KiB (1ULL << 10)
+#define MiB (1ULL << 20)
+#define GiB (1ULL << 30)
 
-void pr_conf_defaults(struct pr_conf *conf)
+static const struct pr_conf_choice bool_choices[] = {
+	{ "0", 0 }, { "1", 1 }, { "true", 1 }, { "false", 0 }, { NULL, 0 }
+};
+static const struct pr_conf_choice auto_off[] = {
+	{ "auto", 1 }, { "off", 0 }, { NULL, 0 }
+};
+static const struct pr_conf_choice hint_modes[] = {
+	{ "off", PR_HINT_OFF }, { "auto", PR_HINT_AUTO }, { "on", PR_HINT_ON },
+	{ "always", PR_HINT_ALWAYS }, { NULL, 0 }
+};
+static const struct pr_conf_choice hint_scopes[] = {
+	{ "allocator", 0 }, { "all", 1 }, { NULL, 0 }
+};
+
+/* The field f of struct pr_conf, which must be of type t (a compile error
+ * otherwise: store() writes it by its size). */
+#define FIELD(f, t)							\
+	.offset = offsetof(struct pr_conf, f),				\
+	.size = sizeof(((struct pr_conf *)0)->f) +			\
+		0 * sizeof(char[__builtin_types_compatible_p(		\
+			__typeof__(((struct pr_conf *)0)->f), t) ? 1 : -1])
+#define BOOL(key, f, def, text)						\
+	{ .name = key, .type = PR_CONF_BOOL, FIELD(f, bool),		\
+	  .choices = bool_choices, .dflt = def, .meaning = text }
+#define ENUM(key, f, t, list, def, text)				\
+	{ .name = key, .type = PR_CONF_ENUM, FIELD(f, t),		\
+	  .choices = list, .dflt = def, .meaning = text }
+#define UINT(key, f, lo, hi, what, def, text)				\
+	{ .name = key, .type = PR_CONF_UINT, FIELD(f, unsigned),	\
+	  .min = lo, .max = hi, .unit = what, .dflt = def, .meaning = text }
+#define SIZE(key, f, lo, hi, def, text)					\
+	{ .name = key, .type = PR_CONF_SIZE, FIELD(f, size_t),		\
+	  .min = lo, .max = hi, .dflt = def, .meaning = text }
+
+/* In README.md's order, which is also the unknown-key message's. */
+static const struct pr_conf_key keys[] = {
+	BOOL("stats", stats, "0", "print the summary on stderr at exit"),
+	BOOL("profile", profile, "0",
+	     "record purge call sites (glibc's `backtrace`) and list the top ones"),
+	UINT("profile_top", profile_top, 1, 1000, "a number", "10",
+	     "call sites listed"),
+	SIZE("ledger_max", ledger_max, 1 * MiB, 64 * GiB, "64M",
+	     "ledger memory at most (~110 bytes per 2 MiB region tracked); past it new regions go untracked and are counted"),
+	ENUM("advice", advice, bool, auto_off, "auto",
+	     "the patched kernel's `MADV_RECLAIM_PT` where it exists ([docs/advice.md](docs/advice.md))"),
+	UINT("advice_rate", advice_rate, 1, 1000000, "calls per second",
+	     "1000", "advice calls per second at most"),
+	UINT("advice_delay_ms", advice_delay_ms, 0, 60000, "milliseconds",
+	     "500",
+	     "a region must stay unchanged this long before its table is offered"),
+	ENUM("jemalloc", jemalloc, bool, auto_off, "auto",
+	     "attach the jemalloc adapter at start ([docs/jemalloc-adapter.md](docs/jemalloc-adapter.md))"),
+	ENUM("hint", hint, int, hint_modes, "auto",
+	     "huge-region hinting ([docs/hinting.md](docs/hinting.md)); `auto` stays idle in a VM whose balloon reports free pages, `on` hints there too, `always` never stops (for comparison)"),
+	/* From one PMD (2 MiB) up. */
+	SIZE("hint_min", hint_min, 2 * MiB, 64 * GiB, "8M",
+	     "smallest allocator mapping hinted"),
+	ENUM("hint_scope", hint_all, bool, hint_scopes, "allocator",
+	     "`all`: every caller's large mappings, not only the allocator's"),
+	BOOL("hint_align", hint_align, "1",
+	     "move isolated large mappings to a 2 MiB boundary"),
+	BOOL("hint_split", hint_split, "1",
+	     "split a huge page that a `MADV_DONTNEED` cut into (`MADV_COLD` on one page next to it), so its unmapped and unwritten pages are freed"),
+	ENUM("fence", fence, bool, auto_off, "auto",
+	     "the userfaultfd fence ([docs/fence.md](docs/fence.md)) where it can run"),
+	UINT("fence_delay_ms", fence_delay_ms, 0, 60000, "milliseconds", "500",
+	     "a region must stay quiet this long before it is fenced"),
+	UINT("fence_rate", fence_rate, 1, 1000000, "windows per second",
+	     "2000", "fence windows per second at most"),
+	UINT("fence_batch", fence_batch, 1, 512, "2 MiB regions per window",
+	     "16", "2 MiB regions per window at most"),
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+const struct pr_conf_key *pr_conf_keys(size_t *n)
 {
-	conf->stats = false;
-	conf->profile = false;
-	conf->ledger_max = 64UL << 20;
-	conf->profile_top = 10;
-	conf->jemalloc = true;
-	conf->fence = true;
-	conf->fence_rate = 2000;
-	conf->fence_batch = 16;
-	conf->fence_delay_ms = 500;
-	conf->hint = PR_HINT_AUTO;
-	conf->hint_align = true;
-	conf->hint_min = 8UL << 20;
-	conf->hint_all = false;
-	conf->hint_split = true;
-	conf->advice = true;
-	conf->advice_rate = 1000;
-	conf->advice_delay_ms = 500;
+	*n = NKEYS;
+	return keys;
 }
-
-static const char *const hint_modes[] = { "off", "auto", "on", "always" };
 
 const char *pr_hint_mode_name(int mode)
 {
-	return mode >= 0 && mode < 4 ? hint_modes[mode] : "?";
+	for (const struct pr_conf_choice *c = hint_modes; c->name; c++)
+		if (c->value == mode)
+			return c->name;
+	return "?";
 }
 
-static bool parse_bool(const char *v, size_t n, bool *out)
+/* --- text into a fixed buffer, counting what did not fit --- */
+struct out {
+	char *buf;
+	size_t len, used;	/* used may exceed len: what it needed */
+};
+
+static void __attribute__((format(printf, 2, 3)))
+outf(struct out *o, const char *fmt, ...)
 {
-	if ((n == 1 && *v == '1') || (n == 4 && !strncmp(v, "true", 4))) {
-		*out = true;
-		return true;
-	}
-	if ((n == 1 && *v == '0') || (n == 5 && !strncmp(v, "false", 5))) {
-		*out = false;
-		return true;
-	}
-	return false;
+	size_t at = o->used < o->len ? o->used : o->len;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf ? o->buf + at : NULL, o->len - at, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->used += (size_t)n;
 }
 
-/* A byte count with an optional K, M or G suffix. */
-static bool parse_size(const char *v, size_t n, size_t *out)
+/* What goes before item i of n: mid between items, last before the last. */
+static const char *sep(size_t i, size_t n, const char *mid, const char *last)
+{
+	return i == 0 ? "" : i + 1 < n ? mid : last;
+}
+
+static size_t nchoices(const struct pr_conf_choice *c)
+{
+	size_t n = 0;
+
+	while (c[n].name)
+		n++;
+	return n;
+}
+
+/* 1M, 64G: the largest unit that divides v. */
+static void out_size(struct out *o, unsigned long long v)
+{
+	if (v && v % GiB == 0)
+		outf(o, "%lluG", v / GiB);
+	else if (v && v % MiB == 0)
+		outf(o, "%lluM", v / MiB);
+	else if (v && v % KiB == 0)
+		outf(o, "%lluK", v / KiB);
+	else
+		outf(o, "%llu", v);
+}
+
+/* How the accepted values are written: in a message, in README.md. */
+struct wording {
+	const char *quote;		/* around a choice */
+	const char *mid, *last;		/* between choices */
+	bool unit;			/* a number's unit before its range */
+	const char *size_head, *to, *size_tail;	/* around a range */
+};
+/* "0, 1, true or false", "milliseconds from 0 to 60000", "a size from 1M
+ * to 64G (suffix K, M or G)" */
+static const struct wording in_message = {
+	"", ", ", " or ", true, "a size from ", " to ", " (suffix K, M or G)"
+};
+/* "`0`/`1`/`true`/`false`", "0–60000", "size, `K`/`M`/`G` suffix, 1M–64G" */
+static const struct wording in_readme = {
+	"`", "/", "/", false, "size, `K`/`M`/`G` suffix, ", "–", ""
+};
+
+static void out_accepted(struct out *o, const struct pr_conf_key *k,
+			 const struct wording *w)
+{
+	size_t n = k->choices ? nchoices(k->choices) : 0;
+
+	switch (k->type) {
+	case PR_CONF_BOOL:
+	case PR_CONF_ENUM:
+		for (size_t i = 0; i < n; i++)
+			outf(o, "%s%s%s%s", sep(i, n, w->mid, w->last),
+			     w->quote, k->choices[i].name, w->quote);
+		break;
+	case PR_CONF_UINT:
+		if (w->unit)
+			outf(o, "%s from ", k->unit);
+		outf(o, "%llu%s%llu", k->min, w->to, k->max);
+		break;
+	case PR_CONF_SIZE:
+		outf(o, "%s", w->size_head);
+		out_size(o, k->min);
+		outf(o, "%s", w->to);
+		out_size(o, k->max);
+		outf(o, "%s", w->size_tail);
+		break;
+	}
+}
+
+size_t pr_conf_markdown(char *buf, size_t len)
+{
+	struct out o = { buf, len, 0 };
+
+	if (len)
+		buf[0] = '\0';
+	outf(&o, "| key | values | default | meaning |\n|---|---|---|---|\n");
+	for (size_t i = 0; i < NKEYS; i++) {
+		outf(&o, "| `%s` | ", keys[i].name);
+		out_accepted(&o, &keys[i], &in_readme);
+		outf(&o, " | `%s` | %s |\n", keys[i].dflt, keys[i].meaning);
+	}
+	return o.used;
+}
+
+/* --- parsing --- */
+
+/* A decimal number, with an optional K, M or G suffix if units. */
+static bool parse_number(const char *v, size_t n, bool units,
+			 unsigned long long *out)
 {
 	unsigned long long x = 0;
 	size_t i = 0;
@@ -70,38 +234,76 @@ static bool parse_size(const char *v, size_t n, size_t *out)
 	}
 	if (i == 0)
 		return false;
-	if (i + 1 == n) {
-		const char *units = "KMG";
-		const char *u = strchr(units, v[i] & ~0x20);
+	if (i + 1 == n && units) {
+		static const char suffix[] = "KMG";
+		const char *u = memchr(suffix, v[i] & ~0x20, sizeof(suffix) - 1);
 
-		if (!v[i] || !u || !*u)
+		if (!u)
 			return false;
-		shift = 10 * (unsigned)(u - units + 1);
+		shift = 10 * (unsigned)(u - suffix + 1);
 		if (x > (~0ULL >> shift))
 			return false;
 	} else if (i != n) {
 		return false;
 	}
-	*out = (size_t)(x << shift);
+	*out = x << shift;
 	return true;
 }
 
-static bool parse_uint(const char *v, size_t n, unsigned lo, unsigned hi,
-		       unsigned *out)
+static bool parse_choice(const struct pr_conf_choice *c, const char *v,
+			 size_t n, unsigned long long *out)
 {
-	size_t sz;
+	for (; c->name; c++)
+		if (!strncmp(v, c->name, n) && !c->name[n]) {
+			*out = (unsigned long long)c->value;
+			return true;
+		}
+	return false;
+}
 
-	if (!parse_size(v, n, &sz) || (v[n - 1] < '0' || v[n - 1] > '9') ||
-	    sz < lo || sz > hi)
-		return false;
-	*out = (unsigned)sz;
-	return true;
+static bool parse_value(const struct pr_conf_key *k, const char *v, size_t n,
+			unsigned long long *out)
+{
+	switch (k->type) {
+	case PR_CONF_BOOL:
+	case PR_CONF_ENUM:
+		return parse_choice(k->choices, v, n, out);
+	case PR_CONF_UINT:
+	case PR_CONF_SIZE:
+		return parse_number(v, n, k->type == PR_CONF_SIZE, out) &&
+		       *out >= k->min && *out <= k->max;
+	}
+	return false;
+}
+
+/* The field's type has the field's size (FIELD() makes sure). */
+static void store(struct pr_conf *conf, const struct pr_conf_key *k,
+		  unsigned long long v)
+{
+	void *p = (char *)conf + k->offset;
+
+	if (k->size == sizeof(bool))
+		*(bool *)p = v != 0;
+	else if (k->size == sizeof(unsigned))
+		*(unsigned *)p = (unsigned)v;	/* unsigned, or an enum's int */
+	else
+		*(size_t *)p = (size_t)v;
+}
+
+void pr_conf_defaults(struct pr_conf *conf)
+{
+	unsigned long long v;
+
+	for (size_t i = 0; i < NKEYS; i++)
+		if (parse_value(&keys[i], keys[i].dflt, strlen(keys[i].dflt),
+				&v))
+			store(conf, &keys[i], v);
 }
 
 static void complain(pr_warn_fn warn, const char *key, size_t klen,
 		     const char *what)
 {
-	char line[256];
+	char line[512];
 
 	snprintf(line, sizeof(line), "ptreclaim: PTRECLAIM_CONF: %.*s: %s\n",
 		 (int)(klen > 64 ? 64 : klen), key, what);
@@ -111,117 +313,28 @@ static void complain(pr_warn_fn warn, const char *key, size_t klen,
 static int apply(const char *k, size_t kn, const char *v, size_t vn,
 		 struct pr_conf *conf, pr_warn_fn warn)
 {
-#define KEY(name) (kn == sizeof(name) - 1 && !strncmp(k, name, kn))
-	if (KEY("stats")) {
-		if (parse_bool(v, vn, &conf->stats))
-			return 0;
-		complain(warn, k, kn, "expected 0, 1, true or false; using 0");
-	} else if (KEY("profile")) {
-		if (parse_bool(v, vn, &conf->profile))
-			return 0;
-		complain(warn, k, kn, "expected 0, 1, true or false; using 0");
-	} else if (KEY("ledger_max")) {
-		size_t sz;
+	char what[384];
+	struct out o = { what, sizeof(what), 0 };
+	unsigned long long x;
 
-		if (parse_size(v, vn, &sz) && sz >= PR_LEDGER_MIN &&
-		    sz <= PR_LEDGER_MAX) {
-			conf->ledger_max = sz;
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strncmp(k, keys[i].name, kn) || keys[i].name[kn])
+			continue;
+		if (parse_value(&keys[i], v, vn, &x)) {
+			store(conf, &keys[i], x);
 			return 0;
 		}
-		complain(warn, k, kn,
-			 "expected a size from 1M to 64G (suffix K, M or G); using 64M");
-	} else if (KEY("profile_top")) {
-		if (parse_uint(v, vn, 1, 1000, &conf->profile_top))
-			return 0;
-		complain(warn, k, kn, "expected a number from 1 to 1000; using 10");
-	} else if (KEY("jemalloc")) {
-		if (vn == 4 && !strncmp(v, "auto", 4)) {
-			conf->jemalloc = true;
-			return 0;
-		}
-		if (vn == 3 && !strncmp(v, "off", 3)) {
-			conf->jemalloc = false;
-			return 0;
-		}
-		complain(warn, k, kn, "expected auto or off; using auto");
-	} else if (KEY("fence")) {
-		if ((vn == 4 && !strncmp(v, "auto", 4)) ||
-		    (vn == 3 && !strncmp(v, "off", 3))) {
-			conf->fence = vn == 4;
-			return 0;
-		}
-		complain(warn, k, kn, "expected auto or off; using auto");
-	} else if (KEY("fence_rate")) {
-		if (parse_uint(v, vn, 1, 1000000, &conf->fence_rate))
-			return 0;
-		complain(warn, k, kn,
-			 "expected windows per second from 1 to 1000000; using 2000");
-	} else if (KEY("fence_batch")) {
-		if (parse_uint(v, vn, 1, 512, &conf->fence_batch))
-			return 0;
-		complain(warn, k, kn,
-			 "expected 2 MiB regions per window from 1 to 512; using 16");
-	} else if (KEY("fence_delay_ms")) {
-		if (parse_uint(v, vn, 0, 60000, &conf->fence_delay_ms))
-			return 0;
-		complain(warn, k, kn,
-			 "expected milliseconds from 0 to 60000; using 500");
-	} else if (KEY("hint")) {
-		for (int m = 0; m < 4; m++)
-			if (vn == strlen(hint_modes[m]) &&
-			    !strncmp(v, hint_modes[m], vn)) {
-				conf->hint = m;
-				return 0;
-			}
-		complain(warn, k, kn, "expected off, auto, on or always; using auto");
-	} else if (KEY("hint_min")) {
-		size_t sz;
-
-		if (parse_size(v, vn, &sz) && sz >= PR_PMD_SIZE &&
-		    sz <= PR_LEDGER_MAX) {
-			conf->hint_min = sz;
-			return 0;
-		}
-		complain(warn, k, kn,
-			 "expected a size from 2M to 64G (suffix K, M or G); using 8M");
-	} else if (KEY("hint_scope")) {
-		if ((vn == 9 && !strncmp(v, "allocator", 9)) ||
-		    (vn == 3 && !strncmp(v, "all", 3))) {
-			conf->hint_all = vn == 3;
-			return 0;
-		}
-		complain(warn, k, kn, "expected allocator or all; using allocator");
-	} else if (KEY("hint_align")) {
-		if (parse_bool(v, vn, &conf->hint_align))
-			return 0;
-		complain(warn, k, kn, "expected 0, 1, true or false; using 1");
-	} else if (KEY("hint_split")) {
-		if (parse_bool(v, vn, &conf->hint_split))
-			return 0;
-		complain(warn, k, kn, "expected 0, 1, true or false; using 1");
-	} else if (KEY("advice")) {
-		if ((vn == 4 && !strncmp(v, "auto", 4)) ||
-		    (vn == 3 && !strncmp(v, "off", 3))) {
-			conf->advice = vn == 4;
-			return 0;
-		}
-		complain(warn, k, kn, "expected auto or off; using auto");
-	} else if (KEY("advice_rate")) {
-		if (parse_uint(v, vn, 1, 1000000, &conf->advice_rate))
-			return 0;
-		complain(warn, k, kn,
-			 "expected calls per second from 1 to 1000000; using 1000");
-	} else if (KEY("advice_delay_ms")) {
-		if (parse_uint(v, vn, 0, 60000, &conf->advice_delay_ms))
-			return 0;
-		complain(warn, k, kn,
-			 "expected milliseconds from 0 to 60000; using 500");
-	} else {
-		complain(warn, k, kn,
-			 "unknown key; accepted: stats, profile, profile_top, ledger_max, jemalloc, fence, fence_rate, fence_batch, fence_delay_ms, advice, advice_rate, advice_delay_ms, hint, hint_min, hint_scope, hint_align, hint_split");
+		outf(&o, "expected ");
+		out_accepted(&o, &keys[i], &in_message);
+		outf(&o, "; using %s", keys[i].dflt);
+		complain(warn, k, kn, what);
+		return -1;
 	}
+	outf(&o, "unknown key; accepted: ");
+	for (size_t i = 0; i < NKEYS; i++)
+		outf(&o, "%s%s", sep(i, NKEYS, ", ", ", "), keys[i].name);
+	complain(warn, k, kn, what);
 	return -1;
-#undef KEY
 }
 
 /* Returns the number of pairs rejected. */

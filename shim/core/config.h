@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* config.h - PTRECLAIM_CONF (config.c). */
+/*
+ * config.h - PTRECLAIM_CONF: the settings, and the one table of keys that
+ * parses them, words their error messages and writes README.md's table.
+ * Self-contained: needs nothing of the shim's other headers.
+ */
 #ifndef PTRECLAIM_CONFIG_H
 #define PTRECLAIM_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "platform.h"
+#ifndef pr_hidden
+#define pr_hidden __attribute__((visibility("hidden")))
+#endif
 
 struct pr_conf {
 	bool stats;		/* print the summary at exit */
@@ -14,26 +20,63 @@ struct pr_conf {
 	size_t ledger_max;	/* bytes of ledger memory at most */
 	unsigned profile_top;	/* call sites in the report */
 	bool jemalloc;		/* attach the jemalloc adapter at start */
+	/* the userfaultfd fence (reclaim_fence.c) */
 	bool fence;		/* fence:auto (true) or fence:off */
 	unsigned fence_rate;	/* fence windows per second at most */
 	unsigned fence_batch;	/* 2 MiB regions per window at most */
 	unsigned fence_delay_ms; /* a region must stay complete this long */
+	/* huge-region hinting (hint.c) */
 	int hint;		/* PR_HINT_OFF, _AUTO, _ON or _ALWAYS */
 	bool hint_align;	/* place isolated large mappings on 2 MiB */
 	size_t hint_min;	/* smallest mapping hinted */
 	bool hint_all;		/* hint_scope:all - not only the allocator's */
 	bool hint_split;	/* split huge folios a purge left partly mapped */
+	/* the kernel's MADV_RECLAIM_PT (reclaim_advice.c) */
 	bool advice;		/* advice:auto (true) or advice:off */
 	unsigned advice_rate;	/* advice calls per second at most */
 	unsigned advice_delay_ms; /* a region must stay unchanged this long */
 };
+/* auto: the policy where it pays; on: the policy anywhere; always: hint,
+ * never stop (for comparison). */
 enum { PR_HINT_OFF, PR_HINT_AUTO, PR_HINT_ON, PR_HINT_ALWAYS };
 pr_hidden const char *pr_hint_mode_name(int mode);
 
 typedef void (*pr_warn_fn)(const char *msg);
+/* Parse "key:value,..." into *conf (which holds the defaults on entry);
+ * returns the number of pairs rejected, each reported through warn. */
 pr_hidden int pr_conf_parse(const char *text, struct pr_conf *conf,
 			    pr_warn_fn warn);
+/* Every field to its key's default (the table's text, parsed). */
 pr_hidden void pr_conf_defaults(struct pr_conf *conf);
 extern pr_hidden struct pr_conf pr_conf;
+
+/* --- the table of keys --- */
+enum pr_conf_type {
+	PR_CONF_BOOL,	/* 0, 1, true, false */
+	PR_CONF_UINT,	/* decimal, min..max */
+	PR_CONF_SIZE,	/* bytes, K/M/G suffix, min..max */
+	PR_CONF_ENUM,	/* one of choices */
+};
+struct pr_conf_choice {
+	const char *name;
+	int value;		/* stored in the field */
+};
+struct pr_conf_key {
+	const char *name;
+	enum pr_conf_type type;
+	size_t offset, size;	/* the field in struct pr_conf */
+	unsigned long long min, max;		/* UINT, SIZE */
+	const char *unit;	/* UINT: what the number counts, for errors */
+	const struct pr_conf_choice *choices;	/* BOOL, ENUM; NULL-ended */
+	const char *dflt;	/* the default, as a value would be written */
+	const char *meaning;	/* one line, markdown */
+};
+pr_hidden const struct pr_conf_key *pr_conf_keys(size_t *n);
+/*
+ * README.md's configuration table, header to last row, each line ending in
+ * '\n': written into buf (NUL-terminated, cut short if len is too small);
+ * returns its full length, like snprintf.
+ */
+pr_hidden size_t pr_conf_markdown(char *buf, size_t len);
 
 #endif /* PTRECLAIM_CONFIG_H */
