@@ -35,6 +35,7 @@
 #define IDLE_MS		300		/* purges this quiet: scan everything */
 #define SETTLE_NS	1000000ULL	/* no delay: let a burst of purges end */
 #define MAINTAIN_NS	1000000000ULL	/* ledger recycling */
+#define LOOK_NS		1000000000ULL	/* a seccomp filter is seen this soon */
 
 static struct {
 	const struct pr_worker_ops *ops;
@@ -310,11 +311,11 @@ static bool flush_pending(void)
 }
 
 /* How long to sleep: until completed regions come due, waiting lazy
- * regions are retried, or purges may have gone quiet.  UINT64_MAX:
- * nothing to wait for, no timer at all. */
+ * regions are retried, or purges may have gone quiet; a second at most,
+ * to notice a seccomp filter the program installed meanwhile. */
 static uint64_t sleep_for(const struct watch *w, uint64_t now)
 {
-	uint64_t t = UINT64_MAX, q;
+	uint64_t t = LOOK_NS, q;
 
 	if (W.due_ns)
 		t = W.due_ns > now ? W.due_ns - now : 0;
@@ -347,8 +348,7 @@ static bool wait_for_work(const struct watch *w)
 	t = sleep_for(w, pr_now_ns());
 	ts.tv_sec = (time_t)(t / 1000000000ULL);
 	ts.tv_nsec = (long)(t % 1000000000ULL);
-	r = pr_sys(SYS_ppoll, (long)p, 2, t == UINT64_MAX ? 0 : (long)&ts,
-		   0, 8, 0);
+	r = pr_sys(SYS_ppoll, (long)p, 2, (long)&ts, 0, 8, 0);
 	__atomic_store_n(&W.sleeping, 0, __ATOMIC_SEQ_CST);
 	if (r > 0 && (p[1].revents & POLLIN))
 		W.ops->on_wake();

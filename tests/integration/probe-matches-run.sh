@@ -1,0 +1,30 @@
+#!/bin/bash
+# probe-matches-run.sh - `ptreclaim probe --json` names the strategy a real
+# run reports as mode=, for each allocator and for configurations that
+# turn strategies off (one selection function serves both).
+# usage: probe-matches-run.sh CLI SHIM LIBDIR PROGRAM [ARGS...]
+set -u
+cli=$1 shim=$2 libdir=$3
+shift 3
+fail=0
+declare -A lib=([glibc]="" [jemalloc]=$libdir/libjemalloc.so.2
+		[tcmalloc]=$libdir/libtcmalloc_minimal.so.4
+		[mimalloc]=$libdir/libmimalloc.so.2)
+
+for conf in "" "jemalloc:off" "fence:off" "fence:off,jemalloc:off"; do
+	json=$(PTRECLAIM_CONF=$conf "$cli" probe --json) || { echo "FAIL: probe exited $?"; exit 1; }
+	for a in glibc jemalloc tcmalloc mimalloc; do
+		[ -z "${lib[$a]}" ] || [ -e "${lib[$a]}" ] || continue
+		want=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["strategy"][sys.argv[2]]["name"])' "$json" "$a")
+		preload=$shim${lib[$a]:+:${lib[$a]}}
+		got=$(env LD_PRELOAD="$preload" PTRECLAIM_CONF="stats:1${conf:+,$conf}" "$@" 2>&1 >/dev/null |
+		      sed -n 's/^ptreclaim: summary .* mode=\([a-z-]*\) .*/\1/p')
+		if [ "$got" = "$want" ]; then
+			echo "ok   conf=${conf:-default} $a: $got"
+		else
+			echo "FAIL conf=${conf:-default} $a: probe says $want, the run reports ${got:-nothing}"
+			fail=1
+		fi
+	done
+done
+exit $fail
