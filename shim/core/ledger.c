@@ -47,6 +47,9 @@ static struct pr_region *free_list;
 static pthread_mutex_t free_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t nr_live;
 static uint64_t nr_full;
+/* Every region ever entered lies in [span_lo, span_hi]: a drop outside it
+ * (a fresh mmap far from the heap, however large) costs nothing. */
+static uintptr_t span_lo = UINTPTR_MAX, span_hi;
 
 /* Read-side sections; liburcu's own mmaps in them pass through us. */
 static void rd_lock(void)
@@ -131,6 +134,22 @@ static struct pr_region *region_find(uintptr_t base)
 	return node ? caa_container_of(node, struct pr_region, node) : NULL;
 }
 
+/* Only when a region is first entered: lock-free, and rare. */
+static void widen_span(uintptr_t base)
+{
+	uintptr_t lo = __atomic_load_n(&span_lo, __ATOMIC_RELAXED);
+	uintptr_t hi = __atomic_load_n(&span_hi, __ATOMIC_RELAXED);
+
+	while (base < lo &&
+	       !__atomic_compare_exchange_n(&span_lo, &lo, base, true,
+					    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		;
+	while (base > hi &&
+	       !__atomic_compare_exchange_n(&span_hi, &hi, base, true,
+					    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		;
+}
+
 /* Call with the read lock held.  NULL when the ledger is full. */
 static struct pr_region *region_get(uintptr_t base)
 {
@@ -145,6 +164,8 @@ static struct pr_region *region_get(uintptr_t base)
 	memset(r, 0, sizeof(*r));
 	cds_lfht_node_init(&r->node);
 	r->base = base;
+	/* Before it is visible: a drop never misses it. */
+	widen_span(base);
 	got = cds_lfht_add_unique(table, hash_base(base), match_base, &base,
 				  &r->node);
 	if (got != &r->node) {
@@ -297,10 +318,15 @@ static void drop_by_walk(uintptr_t start, uintptr_t end)
 
 void pr_ledger_drop(uintptr_t start, uintptr_t end)
 {
-	uintptr_t first = start & ~(PR_PMD_SIZE - 1);
+	uintptr_t lo = __atomic_load_n(&span_lo, __ATOMIC_ACQUIRE);
+	uintptr_t hi = __atomic_load_n(&span_hi, __ATOMIC_ACQUIRE) + PR_PMD_SIZE;
+	uintptr_t first;
 
-	if (!table || start >= end)
+	if (!table || start >= end || end <= lo || start >= hi)
 		return;
+	start = start > lo ? start : lo;
+	end = end < hi ? end : hi;
+	first = start & ~(PR_PMD_SIZE - 1);
 	rd_lock();
 	if ((end - first) / PR_PMD_SIZE > PR_WALK_THRESHOLD) {
 		if (!pool_in_use())
