@@ -12,8 +12,6 @@
 #include "jemalloc.h"
 #include "strategy.h"
 
-int pr_ready;
-
 static void warn_stderr(const char *msg)
 {
 	pr_write_str(2, msg);

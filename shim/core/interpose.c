@@ -37,7 +37,6 @@
 
 /* Depth of interposed calls on this thread, for the no-allocation test. */
 static __thread int inside __attribute__((tls_model("initial-exec")));
-__thread int pr_busy __attribute__((tls_model("initial-exec")));
 
 /*
  * Entering the shim's own work: mark it, and keep deferred cancellation

@@ -84,7 +84,7 @@ static const char *advice_start(void)
 {
 	worker_ops.rate = pr_conf.advice_rate;
 	worker_ops.delay_ms = pr_conf.advice_delay_ms;
-	return pr_worker_start(&worker_ops, PR_STRAT_ADVICE);
+	return pr_worker_start(&worker_ops);
 }
 
 static void advice_report(int fd, enum pr_strategy_state st, const char *why)
@@ -117,4 +117,5 @@ const struct pr_strategy_ops pr_advice_ops = {
 	.start = advice_start,
 	.stop = pr_worker_stop,
 	.report = advice_report,
+	.uses_worker = true,
 };

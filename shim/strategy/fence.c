@@ -467,7 +467,7 @@ static const char *fence_start(void)
 	 * VmPTE and RSS under the program's feet. */
 	memset(F.pm_buf, 0, batch * PR_PAGES_PER_PMD * 8);
 	memset(F.ok, 0, batch);
-	return pr_worker_start(&worker_ops, PR_STRAT_FENCE);
+	return pr_worker_start(&worker_ops);
 }
 
 /* ---- the report and the public API ---- */
@@ -519,19 +519,15 @@ const struct pr_strategy_ops pr_fence_ops = {
 	.report = fence_report,
 	.mm_begin = fence_mm_begin,
 	.mm_end = fence_mm_end,
+	.uses_worker = true,
 };
 
-PR_EXPORT int ptreclaim_fence_stats(struct ptreclaim_fence_stats *out,
-				    size_t size)
+void pr_fence_stats(struct ptreclaim_fence_stats *st)
 {
 	struct pr_worker_stats w;
-	struct ptreclaim_fence_stats st;
 
-	if (!out)
-		return -1;
 	pr_worker_stats(&w);
-	st = (struct ptreclaim_fence_stats){
-		.state = (uint32_t)pr_strategy_state(PR_STRAT_FENCE, NULL),
+	*st = (struct ptreclaim_fence_stats){
 		.windows = S.windows,
 		.regions_fenced = S.fenced,
 		.regions_zapped = S.zapped,
@@ -548,30 +544,4 @@ PR_EXPORT int ptreclaim_fence_stats(struct ptreclaim_fence_stats *out,
 		.passes = w.passes,
 		.cpu_ns = w.cpu_ns,
 	};
-	memcpy(out, &st, size < sizeof(st) ? size : sizeof(st));
-	return 0;
-}
-
-PR_EXPORT const char *ptreclaim_fence_reason(void)
-{
-	const char *why;
-
-	return pr_strategy_state(PR_STRAT_FENCE, &why) == PR_STATE_ACTIVE ?
-	       NULL : why;
-}
-
-PR_EXPORT int ptreclaim_fence_flush(unsigned timeout_ms)
-{
-	int r;
-
-	if (pr_strategy_running() != PR_STRAT_FENCE) {
-		errno = ENOTSUP;
-		return -1;
-	}
-	r = pr_worker_flush(timeout_ms);
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
-	return 0;
 }

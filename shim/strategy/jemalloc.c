@@ -573,36 +573,24 @@ void pr_je_thread_started(void)
 	pthread_mutex_unlock(&je.lock);
 }
 
-/* A jemalloc loaded later (dlopen), or the program's own choice: the
- * adapter becomes the strategy if none runs. */
-PR_EXPORT int ptreclaim_jemalloc_attach(void)
+int pr_je_attach(void)
 {
 	int r;
 
 	pthread_mutex_lock(&je.lock);
 	r = attach_locked();
 	pthread_mutex_unlock(&je.lock);
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
-	pr_strategy_adopt(PR_STRAT_JEMALLOC, true);
-	return 0;
+	return r;
 }
 
-PR_EXPORT int ptreclaim_jemalloc_detach(void)
+int pr_je_detach(void)
 {
 	int r;
 
 	pthread_mutex_lock(&je.lock);
 	r = detach_locked();
 	pthread_mutex_unlock(&je.lock);
-	if (r < 0) {
-		errno = -r;
-		return -1;
-	}
-	pr_strategy_adopt(PR_STRAT_JEMALLOC, false);
-	return 0;
+	return r;
 }
 
 /*
@@ -626,13 +614,10 @@ static const char *jemalloc_start(void)
 	return why;
 }
 
-PR_EXPORT int ptreclaim_jemalloc_status(struct ptreclaim_jemalloc_status *st,
-					size_t size)
+void pr_je_status(struct ptreclaim_jemalloc_status *st)
 {
 	struct ptreclaim_jemalloc_status s = { 0 };
 
-	if (!st)
-		return -1;
 	pthread_mutex_lock(&je.lock);
 	s.attached = je.attached;
 	s.arenas_hooked = je.hooked;
@@ -646,8 +631,7 @@ PR_EXPORT int ptreclaim_jemalloc_status(struct ptreclaim_jemalloc_status *st,
 	s.regions_reclaimed = pr_counter_sum(PRC_JE_REGIONS_RECLAIMED);
 	s.pte_pages_reclaimed = pr_counter_sum(PRC_JE_PTE_RECLAIMED);
 	pthread_mutex_unlock(&je.lock);
-	memcpy(st, &s, size < sizeof(s) ? size : sizeof(s));
-	return 0;
+	*st = s;
 }
 
 static void report_counters(int fd)

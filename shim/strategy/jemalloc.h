@@ -26,6 +26,12 @@ pr_hidden void pr_dcm_after_fork_child(void);
 /* Marked pages in [start, end), for tests. */
 pr_hidden unsigned pr_dcm_count(uintptr_t start, uintptr_t end);
 
+/* The public API's work (strategy/api.c): 0 or -errno. */
+pr_hidden int pr_je_attach(void);
+pr_hidden int pr_je_detach(void);
+struct ptreclaim_jemalloc_status;
+pr_hidden void pr_je_status(struct ptreclaim_jemalloc_status *st);
+
 /* Is jemalloc (any of its symbol prefixes) in this process? */
 pr_hidden bool pr_je_present(void);
 /* A thread is being started from caller: should it hook its arena? */

@@ -23,7 +23,6 @@ static struct {
 	enum pr_alloc alloc;
 	enum pr_strategy_id running;	/* PR_STRAT_OBSERVE: none */
 	const char *failed[PR_STRAT_NR];	/* why a start failed */
-	const char *quit;		/* why the running one stopped */
 	const struct pr_strategy_ops *mm;	/* the one with mm hooks */
 	bool started;
 } R = { .running = PR_STRAT_OBSERVE };
@@ -87,9 +86,18 @@ void pr_strategy_stop(void)
 		ops[id]->stop();
 }
 
+/* A strategy whose worker stopped for good no longer runs. */
+static bool quit(enum pr_strategy_id id)
+{
+	return id != PR_STRAT_OBSERVE && ops[id]->uses_worker &&
+	       pr_worker_quit_reason();
+}
+
 enum pr_strategy_id pr_strategy_running(void)
 {
-	return __atomic_load_n(&R.running, __ATOMIC_ACQUIRE);
+	enum pr_strategy_id id = __atomic_load_n(&R.running, __ATOMIC_ACQUIRE);
+
+	return quit(id) ? PR_STRAT_OBSERVE : id;
 }
 
 void pr_strategy_adopt(enum pr_strategy_id id, bool on)
@@ -101,16 +109,7 @@ void pr_strategy_adopt(enum pr_strategy_id id, bool on)
 				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
-void pr_strategy_quit(enum pr_strategy_id id, const char *why)
-{
-	if (pr_strategy_running() != id)
-		return;
-	R.quit = why;
-	__atomic_store_n(&R.running, PR_STRAT_OBSERVE, __ATOMIC_RELEASE);
-	R.failed[id] = why;
-}
-
-enum pr_strategy_state pr_strategy_state(enum pr_strategy_id id,
+enum pr_strategy_state pr_strategy_get_state(enum pr_strategy_id id,
 					 const char **why)
 {
 	enum pr_strategy_id run = pr_strategy_running();
@@ -122,6 +121,10 @@ enum pr_strategy_state pr_strategy_state(enum pr_strategy_id id,
 	*why = NULL;
 	if (id == run)
 		return PR_STATE_ACTIVE;
+	if (quit(R.running) && id == R.running) {
+		*why = pr_worker_quit_reason();
+		return PR_STATE_UNAVAILABLE;
+	}
 	if (!pr_ready || !R.started) {
 		*why = !pr_ready ? "no ledger" : "not started";
 		return PR_STATE_UNAVAILABLE;
@@ -142,7 +145,7 @@ enum pr_strategy_state pr_strategy_state(enum pr_strategy_id id,
 void pr_strategy_report(int fd, enum pr_strategy_id id)
 {
 	const char *why;
-	enum pr_strategy_state st = pr_strategy_state(id, &why);
+	enum pr_strategy_state st = pr_strategy_get_state(id, &why);
 
 	ops[id]->report(fd, st, why);
 }

@@ -66,6 +66,8 @@ struct pr_strategy_ops {
 	/* Around an interposed call that can unmap or replace [lo, hi). */
 	bool (*mm_begin)(uintptr_t lo, uintptr_t hi);
 	void (*mm_end)(bool token);
+	/* It runs on the worker: when the worker stops for good, so does it. */
+	bool uses_worker;
 };
 extern pr_hidden const struct pr_strategy_ops pr_advice_ops, pr_jemalloc_ops,
 	pr_fence_ops;
@@ -77,13 +79,11 @@ pr_hidden enum pr_alloc pr_alloc_detect(void);
 pr_hidden void pr_strategy_start(void);
 pr_hidden void pr_strategy_stop(void);
 pr_hidden enum pr_strategy_id pr_strategy_running(void);
-pr_hidden enum pr_strategy_state pr_strategy_state(enum pr_strategy_id id,
-						   const char **why);
+pr_hidden enum pr_strategy_state pr_strategy_get_state(enum pr_strategy_id id,
+						       const char **why);
 /* The program attached (true) or detached the jemalloc adapter through
  * the API: it runs if nothing else does. */
 pr_hidden void pr_strategy_adopt(enum pr_strategy_id id, bool on);
-/* It stopped for good, from its own thread (a seccomp filter came). */
-pr_hidden void pr_strategy_quit(enum pr_strategy_id id, const char *why);
 pr_hidden void pr_strategy_report(int fd, enum pr_strategy_id id);
 pr_hidden bool pr_strategy_mm_begin(uintptr_t lo, size_t len);
 pr_hidden void pr_strategy_mm_end(bool token);
@@ -134,8 +134,7 @@ struct pr_worker_stats {
 	uint64_t not_empty, waiting, lazy_retries;
 };
 
-pr_hidden const char *pr_worker_start(const struct pr_worker_ops *ops,
-				      enum pr_strategy_id id);
+pr_hidden const char *pr_worker_start(const struct pr_worker_ops *ops);
 pr_hidden void pr_worker_stop(void);
 /* From the purge path: a region completed.  One write at most. */
 pr_hidden void pr_worker_kick(void);
@@ -144,6 +143,12 @@ pr_hidden bool pr_worker_stopping(void);
 /* A pass over every region now, waited for; -errno. */
 pr_hidden int pr_worker_flush(unsigned timeout_ms);
 pr_hidden void pr_worker_stats(struct pr_worker_stats *out);
+/* Why the worker stopped for good (a seccomp filter, a failed restart
+ * after fork), or NULL. */
+pr_hidden const char *pr_worker_quit_reason(void);
+/* The fence's counters for the public API (fence.c). */
+struct ptreclaim_fence_stats;
+pr_hidden void pr_fence_stats(struct ptreclaim_fence_stats *st);
 /* Pages of the region at base that map something (this process's
  * pagemap); -1 if it can't be read. */
 pr_hidden int pr_worker_region_in_use(uintptr_t base, uint64_t inuse[8]);

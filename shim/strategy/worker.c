@@ -39,7 +39,6 @@
 
 static struct {
 	const struct pr_worker_ops *ops;
-	enum pr_strategy_id id;
 	int live;			/* thread running */
 	int stopping, sleeping, kicked, dirty;
 	long kick, pm;
@@ -54,6 +53,7 @@ static struct {
 	.retry_ms = RETRY_MIN_MS };
 
 static struct pr_worker_stats S;
+static const char *quit_why;
 
 #define ADD(field, n) __atomic_fetch_add(&S.field, (n), __ATOMIC_RELAXED)
 
@@ -400,9 +400,11 @@ static bool filtered(void)
 	if (pr_sys(SYS_prctl, PR_GET_SECCOMP, 0, 0, 0, 0, 0) == 0)
 		return false;
 	pthread_mutex_lock(&W.work);
+	__atomic_store_n(&quit_why,
+			 "a seccomp filter was installed: the worker stopped",
+			 __ATOMIC_RELEASE);
 	__atomic_store_n(&W.live, 0, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&W.work);
-	pr_strategy_quit(W.id, "a seccomp filter was installed: the worker stopped");
 	return true;
 }
 
@@ -476,6 +478,11 @@ void pr_worker_stats(struct pr_worker_stats *out)
 	*out = S;
 }
 
+const char *pr_worker_quit_reason(void)
+{
+	return __atomic_load_n(&quit_why, __ATOMIC_ACQUIRE);
+}
+
 /* ---- start, fork, stop ---- */
 
 static void close_all(void)
@@ -538,19 +545,17 @@ static void worker_child(void)
 	why = open_all();
 	if (why) {
 		close_all();
-		pr_strategy_quit(W.id, why);
+		__atomic_store_n(&quit_why, why, __ATOMIC_RELEASE);
 		return;
 	}
 	__atomic_store_n(&W.live, 1, __ATOMIC_RELEASE);
 }
 
-const char *pr_worker_start(const struct pr_worker_ops *ops,
-			    enum pr_strategy_id id)
+const char *pr_worker_start(const struct pr_worker_ops *ops)
 {
 	const char *why;
 
 	W.ops = ops;
-	W.id = id;
 	W.bases = pr_map(COLLECT_MAX * 2 * sizeof(uint64_t));
 	W.run = pr_map(sizeof(*W.run));
 	if (!W.bases || !W.run)
