@@ -26,9 +26,9 @@ static struct {
 	uint64_t calls, regions_sent, regions_freed, refilled, lazy_freed;
 	uint64_t errors;
 	int last_err;
-} S;
+} astats;
 
-#define ADD(field, n) __atomic_fetch_add(&S.field, (n), __ATOMIC_RELAXED)
+#define ADD(field, n) __atomic_fetch_add(&astats.field, (n), __ATOMIC_RELAXED)
 
 /* What the call did, region by region. */
 static void settle(struct pr_run *rn)
@@ -69,7 +69,7 @@ static void advice_run(struct pr_run *rn)
 	 * handled the rest.  Anything else is worth a look in the report. */
 	if (r < 0 && r != -ENOMEM) {
 		ADD(errors, 1);
-		S.last_err = (int)-r;
+		astats.last_err = (int)-r;
 	}
 	settle(rn);
 }
@@ -103,13 +103,13 @@ static void advice_report(int fd, enum pr_strategy_state st, const char *why)
 	snprintf(buf, sizeof(buf),
 		 "ptreclaim: advice state=%s number=%d calls=%llu regions_sent=%llu regions_freed=%llu tables_freed=%llu skipped_not_empty=%llu refilled=%llu waiting_lazy=%llu lazy_retries=%llu lazy_freed=%llu passes=%llu cpu_ms=%llu forks=%llu errors=%llu%s%s\n",
 		 pr_worker_stopping() ? "stopped" : "active",
-		 pr_caps.advice, PR_U(S.calls), PR_U(S.regions_sent),
-		 PR_U(S.regions_freed), PR_U(w.vmpte_freed_kb / 4),
-		 PR_U(w.not_empty), PR_U(S.refilled), PR_U(w.waiting),
-		 PR_U(w.lazy_retries), PR_U(S.lazy_freed), PR_U(w.passes),
-		 PR_U(w.cpu_ns / 1000000), PR_U(w.forks), PR_U(S.errors),
-		 S.last_err ? " last_errno=" : "",
-		 S.last_err ? strerrorname_np(S.last_err) : "");
+		 pr_caps.advice, PR_U(astats.calls), PR_U(astats.regions_sent),
+		 PR_U(astats.regions_freed), PR_U(w.vmpte_freed_kb / 4),
+		 PR_U(w.not_empty), PR_U(astats.refilled), PR_U(w.waiting),
+		 PR_U(w.lazy_retries), PR_U(astats.lazy_freed), PR_U(w.passes),
+		 PR_U(w.cpu_ns / 1000000), PR_U(w.forks), PR_U(astats.errors),
+		 astats.last_err ? " last_errno=" : "",
+		 astats.last_err ? strerrorname_np(astats.last_err) : "");
 	pr_write_str(fd, buf);
 }
 

@@ -54,7 +54,7 @@ static struct {
 	/* buffers, from mmap */
 	uint64_t *pm_buf;
 	uint8_t *ok;
-} F = { .uffd = -1, .maps = -1 };
+} fence = { .uffd = -1, .maps = -1 };
 
 static struct {
 	uint64_t windows, fenced, zapped;
@@ -62,9 +62,9 @@ static struct {
 	uint64_t faults, aborted, contended, late_unmap;
 	uint64_t win_ns_total, win_ns_max;
 	int last_err;
-} S;
+} fstats;
 
-#define ADD(field, n) __atomic_fetch_add(&S.field, (n), __ATOMIC_RELAXED)
+#define ADD(field, n) __atomic_fetch_add(&fstats.field, (n), __ATOMIC_RELAXED)
 
 static long futex(uint32_t *addr, int op, uint32_t val, long timeout_ns)
 {
@@ -87,25 +87,25 @@ static bool fence_mm_begin(uintptr_t lo, uintptr_t hi)
 		uint32_t seq;
 		uintptr_t wl, wh;
 
-		__atomic_fetch_add(&F.changers, 1, __ATOMIC_SEQ_CST);
-		seq = __atomic_load_n(&F.win_seq, __ATOMIC_SEQ_CST);
-		wl = __atomic_load_n(&F.win_lo, __ATOMIC_SEQ_CST);
-		wh = __atomic_load_n(&F.win_hi, __ATOMIC_SEQ_CST);
+		__atomic_fetch_add(&fence.changers, 1, __ATOMIC_SEQ_CST);
+		seq = __atomic_load_n(&fence.win_seq, __ATOMIC_SEQ_CST);
+		wl = __atomic_load_n(&fence.win_lo, __ATOMIC_SEQ_CST);
+		wh = __atomic_load_n(&fence.win_hi, __ATOMIC_SEQ_CST);
 		if (!wh || !(wl < hi && lo < wh))
 			return true;
 		/* The window covers us: step back and wait for it to close
 		 * (bounded: a window is a few system calls). */
-		__atomic_fetch_sub(&F.changers, 1, __ATOMIC_SEQ_CST);
-		__atomic_fetch_add(&F.win_waiters, 1, __ATOMIC_SEQ_CST);
-		futex(&F.win_seq, FUTEX_WAIT_PRIVATE, seq, 10000000);
-		__atomic_fetch_sub(&F.win_waiters, 1, __ATOMIC_SEQ_CST);
+		__atomic_fetch_sub(&fence.changers, 1, __ATOMIC_SEQ_CST);
+		__atomic_fetch_add(&fence.win_waiters, 1, __ATOMIC_SEQ_CST);
+		futex(&fence.win_seq, FUTEX_WAIT_PRIVATE, seq, 10000000);
+		__atomic_fetch_sub(&fence.win_waiters, 1, __ATOMIC_SEQ_CST);
 	}
 }
 
 static void fence_mm_end(bool token)
 {
 	if (token)
-		__atomic_fetch_sub(&F.changers, 1, __ATOMIC_SEQ_CST);
+		__atomic_fetch_sub(&fence.changers, 1, __ATOMIC_SEQ_CST);
 }
 
 /* ---- userfaultfd events ---- */
@@ -128,8 +128,8 @@ static void serve_stray_fault(uintptr_t addr)
 			   .len = PR_PAGE_SIZE } };
 	struct uffdio_range wake = zp.range;
 
-	if (pr_sys(SYS_ioctl, F.uffd, UFFDIO_ZEROPAGE, (long)&zp, 0, 0, 0) < 0)
-		pr_sys(SYS_ioctl, F.uffd, UFFDIO_WAKE, (long)&wake, 0, 0, 0);
+	if (pr_sys(SYS_ioctl, fence.uffd, UFFDIO_ZEROPAGE, (long)&zp, 0, 0, 0) < 0)
+		pr_sys(SYS_ioctl, fence.uffd, UFFDIO_WAKE, (long)&wake, 0, 0, 0);
 }
 
 /* A fault inside the window: left blocked (the unregister wakes it), its
@@ -139,7 +139,7 @@ static void window_fault(struct window *w, uintptr_t a)
 	unsigned k = (unsigned)((a - w->lo) >> PR_PMD_SHIFT);
 	unsigned pg = (unsigned)((a >> PR_PAGE_SHIFT) & (PR_PAGES_PER_PMD - 1));
 
-	F.ok[k] = 0;
+	fence.ok[k] = 0;
 	w->rn->inuse[w->k0 + k][pg / 64] |= 1ULL << (pg % 64);
 }
 
@@ -177,7 +177,7 @@ static void drain(struct window *w)
 	struct uffd_msg msg[16];
 
 	for (;;) {
-		long r = pr_sys(SYS_read, F.uffd, (long)msg, sizeof(msg), 0, 0,
+		long r = pr_sys(SYS_read, fence.uffd, (long)msg, sizeof(msg), 0, 0,
 				0);
 
 		if (r <= 0)
@@ -196,10 +196,10 @@ static void drain_idle(void)
 
 static bool window_open(uintptr_t lo, uintptr_t hi)
 {
-	__atomic_store_n(&F.win_lo, lo, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&F.win_hi, hi, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&fence.win_lo, lo, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&fence.win_hi, hi, __ATOMIC_SEQ_CST);
 	for (unsigned spins = 0;
-	     __atomic_load_n(&F.changers, __ATOMIC_SEQ_CST); spins++) {
+	     __atomic_load_n(&fence.changers, __ATOMIC_SEQ_CST); spins++) {
 		if (spins >= CHANGER_SPINS)
 			return false;
 		/* A raw munmap may be waiting for us to read its event. */
@@ -214,11 +214,11 @@ static bool window_open(uintptr_t lo, uintptr_t hi)
 
 static void window_close(void)
 {
-	__atomic_store_n(&F.win_hi, 0, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&F.win_lo, 0, __ATOMIC_SEQ_CST);
-	__atomic_fetch_add(&F.win_seq, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&F.win_waiters, __ATOMIC_SEQ_CST))
-		futex(&F.win_seq, FUTEX_WAKE_PRIVATE, INT_MAX, 0);
+	__atomic_store_n(&fence.win_hi, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&fence.win_lo, 0, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&fence.win_seq, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&fence.win_waiters, __ATOMIC_SEQ_CST))
+		futex(&fence.win_seq, FUTEX_WAKE_PRIVATE, INT_MAX, 0);
 }
 
 static long uffd_range(unsigned long op, uintptr_t lo, uintptr_t hi)
@@ -228,8 +228,8 @@ static long uffd_range(unsigned long op, uintptr_t lo, uintptr_t hi)
 		.mode = UFFDIO_REGISTER_MODE_MISSING };
 
 	if (op == UFFDIO_REGISTER)
-		return pr_sys(SYS_ioctl, F.uffd, (long)op, (long)&reg, 0, 0, 0);
-	return pr_sys(SYS_ioctl, F.uffd, (long)op, (long)&reg.range, 0, 0, 0);
+		return pr_sys(SYS_ioctl, fence.uffd, (long)op, (long)&reg, 0, 0, 0);
+	return pr_sys(SYS_ioctl, fence.uffd, (long)op, (long)&reg.range, 0, 0, 0);
 }
 
 static void fence_span(struct pr_run *rn, unsigned k0, unsigned n);
@@ -244,7 +244,7 @@ static void fence_each(struct pr_run *rn, unsigned k0, unsigned n)
 /* Registration failed for one region: whose is it? */
 static void register_failed(struct window *w, long r)
 {
-	S.last_err = (int)-r;
+	fstats.last_err = (int)-r;
 	if (r == -EBUSY)
 		ADD(busy, 1);	/* someone else's userfaultfd: theirs */
 	else if (r == -EINVAL)
@@ -263,21 +263,21 @@ static void window_check(struct window *w, enum pr_vma_kind kind)
 {
 	size_t pm_bytes = (size_t)w->n * PR_PAGES_PER_PMD * 8;
 
-	memset(F.ok, kind == PR_VMA_PRIVATE_ANON || kind == PR_VMA_UNKNOWN,
+	memset(fence.ok, kind == PR_VMA_PRIVATE_ANON || kind == PR_VMA_UNKNOWN,
 	       w->n);
 	for (unsigned k = 0; k < w->n; k++)
 		memset(w->rn->inuse[w->k0 + k], 0, PR_BITMAP_WORDS * 8);
 	if (kind != PR_VMA_PRIVATE_ANON && kind != PR_VMA_UNKNOWN)
 		return;
-	if (!pr_worker_pagemap(w->lo, F.pm_buf, pm_bytes / 8)) {
-		memset(F.ok, 0, w->n);
+	if (!pr_worker_pagemap(w->lo, fence.pm_buf, pm_bytes / 8)) {
+		memset(fence.ok, 0, w->n);
 		w->abort = true;
 		return;
 	}
 	for (unsigned k = 0; k < w->n; k++)
-		if (pr_pagemap_in_use(F.pm_buf + (size_t)k * PR_PAGES_PER_PMD,
+		if (pr_pagemap_in_use(fence.pm_buf + (size_t)k * PR_PAGES_PER_PMD,
 				      w->rn->inuse[w->k0 + k]))
-			F.ok[k] = 0;
+			fence.ok[k] = 0;
 }
 
 /* Step 3: zap each stretch of adjacent empty regions in one call. */
@@ -287,18 +287,18 @@ static void window_zap(struct window *w)
 		unsigned j = k;
 		long r;
 
-		if (!F.ok[k]) {
+		if (!fence.ok[k]) {
 			k++;
 			continue;
 		}
-		while (j < w->n && F.ok[j])
+		while (j < w->n && fence.ok[j])
 			j++;
 		r = pr_sys(SYS_madvise, (long)(w->lo + (uintptr_t)k * PR_PMD_SIZE),
 			   (long)((uintptr_t)(j - k) * PR_PMD_SIZE),
 			   MADV_DONTNEED, 0, 0, 0);
 		for (; k < j; k++) {
 			if (r) {
-				F.ok[k] = 0;
+				fence.ok[k] = 0;
 				continue;
 			}
 			w->zapped_any = true;
@@ -321,7 +321,7 @@ static void window_end(struct window *w, uint64_t t0)
 		/* Never leave a faulter asleep: wake the range, and keep
 		 * serving strays with the zero page. */
 		uffd_range(UFFDIO_WAKE, w->lo, w->hi);
-		S.last_err = (int)-r;
+		fstats.last_err = (int)-r;
 	}
 	window_close();
 	dt = pr_now_ns() - t0;
@@ -329,8 +329,8 @@ static void window_end(struct window *w, uint64_t t0)
 	ADD(windows, 1);
 	ADD(fenced, w->n);
 	ADD(win_ns_total, dt);
-	if (dt > S.win_ns_max)
-		S.win_ns_max = dt;
+	if (dt > fstats.win_ns_max)
+		fstats.win_ns_max = dt;
 }
 
 /* What the worker learns: regions found in use go back as mapped. */
@@ -351,7 +351,7 @@ static void window_settle(struct window *w, enum pr_vma_kind kind)
 	for (unsigned k = 0; k < w->n; k++) {
 		unsigned i = w->k0 + k;
 
-		if ((!F.ok[k] || w->abort) && w->rn->out[i] != PR_OUT_DONE &&
+		if ((!fence.ok[k] || w->abort) && w->rn->out[i] != PR_OUT_DONE &&
 		    !pr_bitmap_empty(w->rn->inuse[i]))
 			w->rn->out[i] = PR_OUT_MAPPED;
 	}
@@ -381,7 +381,7 @@ static void fence_span(struct pr_run *rn, unsigned k0, unsigned n)
 			register_failed(&w, r);
 		return;
 	}
-	kind = F.procmap ? pr_vma_kind(F.maps, w.lo, w.hi) : PR_VMA_UNKNOWN;
+	kind = fence.procmap ? pr_vma_kind(fence.maps, w.lo, w.hi) : PR_VMA_UNKNOWN;
 	if ((kind == PR_VMA_OTHER || kind == PR_VMA_HOLE) && n > 1) {
 		/* Some region of the run is not for us: find out which. */
 		uffd_range(UFFDIO_UNREGISTER, w.lo, w.hi);
@@ -406,38 +406,38 @@ static void fence_run(struct pr_run *rn)
 
 static void fence_close(void)
 {
-	pr_close(&F.uffd);
-	pr_close(&F.maps);
+	pr_close(&fence.uffd);
+	pr_close(&fence.maps);
 }
 
 static const char *fence_open(void)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 
-	F.uffd = pr_uffd_open();
-	if (F.uffd < 0)
+	fence.uffd = pr_uffd_open();
+	if (fence.uffd < 0)
 		return "could not open a userfaultfd";
 	if (pr_caps.uffd_features & UFFD_FEATURE_EVENT_UNMAP)
 		api.features = UFFD_FEATURE_EVENT_UNMAP;
-	if (pr_sys(SYS_ioctl, F.uffd, UFFDIO_API, (long)&api, 0, 0, 0) < 0)
+	if (pr_sys(SYS_ioctl, fence.uffd, UFFDIO_API, (long)&api, 0, 0, 0) < 0)
 		return "UFFDIO_API failed";
-	F.unmap_events = api.features & UFFD_FEATURE_EVENT_UNMAP;
-	F.maps = pr_open_ro("/proc/self/maps");
-	F.procmap = pr_vma_query_works(F.maps);
+	fence.unmap_events = api.features & UFFD_FEATURE_EVENT_UNMAP;
+	fence.maps = pr_open_ro("/proc/self/maps");
+	fence.procmap = pr_vma_query_works(fence.maps);
 	return NULL;
 }
 
 /* The child: no window is open there, whatever the parent had. */
 static void fence_fork_child(void)
 {
-	F.changers = 0;
-	F.win_lo = F.win_hi = 0;
-	F.win_waiters = 0;
+	fence.changers = 0;
+	fence.win_lo = fence.win_hi = 0;
+	fence.win_waiters = 0;
 }
 
 static long fence_wake_fd(void)
 {
-	return F.uffd;
+	return fence.uffd;
 }
 
 static struct pr_worker_ops worker_ops = {
@@ -459,14 +459,14 @@ static const char *fence_start(void)
 	worker_ops.batch = (unsigned)batch;
 	worker_ops.rate = pr_conf.fence_rate;
 	worker_ops.delay_ms = pr_conf.fence_delay_ms;
-	F.pm_buf = pr_map(batch * PR_PAGES_PER_PMD * 8);
-	F.ok = pr_map(batch);
-	if (!F.pm_buf || !F.ok)
+	fence.pm_buf = pr_map(batch * PR_PAGES_PER_PMD * 8);
+	fence.ok = pr_map(batch);
+	if (!fence.pm_buf || !fence.ok)
 		return "could not map the fence's buffers";
 	/* Touched now, so that the fence's own first window does not move
 	 * VmPTE and RSS under the program's feet. */
-	memset(F.pm_buf, 0, batch * PR_PAGES_PER_PMD * 8);
-	memset(F.ok, 0, batch);
+	memset(fence.pm_buf, 0, batch * PR_PAGES_PER_PMD * 8);
+	memset(fence.ok, 0, batch);
 	return pr_worker_start(&worker_ops);
 }
 
@@ -475,28 +475,28 @@ static const char *fence_start(void)
 static void report_active(int fd)
 {
 	struct pr_worker_stats w;
-	uint64_t nw = S.windows ? S.windows : 1;
+	uint64_t nw = fstats.windows ? fstats.windows : 1;
 	char buf[768];
 
 	pr_worker_stats(&w);
 	snprintf(buf, sizeof(buf),
 		 "ptreclaim: fence state=%s windows=%llu regions_fenced=%llu regions_zapped=%llu tables_freed=%llu skipped_not_empty=%llu waiting_lazy=%llu skipped_busy=%llu skipped_not_anon=%llu skipped_unmapped=%llu faults_in_window=%llu aborted=%llu contended=%llu\n",
 		 pr_worker_stopping() ? "stopped" : "active",
-		 PR_U(S.windows), PR_U(S.fenced), PR_U(S.zapped),
+		 PR_U(fstats.windows), PR_U(fstats.fenced), PR_U(fstats.zapped),
 		 PR_U(w.vmpte_freed_kb / 4), PR_U(w.not_empty), PR_U(w.waiting),
-		 PR_U(S.busy), PR_U(S.not_anon), PR_U(S.unmapped),
-		 PR_U(S.faults), PR_U(S.aborted), PR_U(S.contended));
+		 PR_U(fstats.busy), PR_U(fstats.not_anon), PR_U(fstats.unmapped),
+		 PR_U(fstats.faults), PR_U(fstats.aborted), PR_U(fstats.contended));
 	pr_write_str(fd, buf);
 	snprintf(buf, sizeof(buf),
 		 "ptreclaim: fence window_us mean=%llu max=%llu passes=%llu cpu_ms=%llu vma_check=%s unmap_events=%s late_unmap=%llu forks=%llu%s%s%s\n",
-		 PR_U(S.win_ns_total / nw / 1000), PR_U(S.win_ns_max / 1000),
+		 PR_U(fstats.win_ns_total / nw / 1000), PR_U(fstats.win_ns_max / 1000),
 		 PR_U(w.passes), PR_U(w.cpu_ns / 1000000),
-		 F.procmap ? "procmap" : "register-only",
-		 F.unmap_events ? "on" : "off", PR_U(S.late_unmap),
+		 fence.procmap ? "procmap" : "register-only",
+		 fence.unmap_events ? "on" : "off", PR_U(fstats.late_unmap),
 		 PR_U(w.forks),
-		 S.busy ? " note=\"regions registered with another userfaultfd (EBUSY) were left alone\"" : "",
-		 S.last_err ? " last_errno=" : "",
-		 S.last_err ? strerrorname_np(S.last_err) : "");
+		 fstats.busy ? " note=\"regions registered with another userfaultfd (EBUSY) were left alone\"" : "",
+		 fstats.last_err ? " last_errno=" : "",
+		 fstats.last_err ? strerrorname_np(fstats.last_err) : "");
 	pr_write_str(fd, buf);
 }
 
@@ -528,19 +528,19 @@ void pr_fence_stats(struct ptreclaim_fence_stats *st)
 
 	pr_worker_stats(&w);
 	*st = (struct ptreclaim_fence_stats){
-		.windows = S.windows,
-		.regions_fenced = S.fenced,
-		.regions_zapped = S.zapped,
+		.windows = fstats.windows,
+		.regions_fenced = fstats.fenced,
+		.regions_zapped = fstats.zapped,
 		.vmpte_freed_kb = w.vmpte_freed_kb,
 		.skipped_not_empty = w.not_empty,
 		.waiting_lazy = w.waiting,
-		.skipped_busy = S.busy,
-		.skipped_not_anon = S.not_anon,
-		.skipped_unmapped = S.unmapped,
-		.faults_in_window = S.faults,
-		.aborted = S.aborted,
-		.window_ns_max = S.win_ns_max,
-		.window_ns_total = S.win_ns_total,
+		.skipped_busy = fstats.busy,
+		.skipped_not_anon = fstats.not_anon,
+		.skipped_unmapped = fstats.unmapped,
+		.faults_in_window = fstats.faults,
+		.aborted = fstats.aborted,
+		.window_ns_max = fstats.win_ns_max,
+		.window_ns_total = fstats.win_ns_total,
 		.passes = w.passes,
 		.cpu_ns = w.cpu_ns,
 	};

@@ -49,19 +49,19 @@ static struct {
 	unsigned retry_ms;		/* current lazy backoff */
 	uint64_t *bases;		/* (base | flags, changed) pairs */
 	struct pr_run *run;
-} W = { .kick = -1, .pm = -1, .work = PTHREAD_MUTEX_INITIALIZER,
+} wk = { .kick = -1, .pm = -1, .work = PTHREAD_MUTEX_INITIALIZER,
 	.retry_ms = RETRY_MIN_MS };
 
-static struct pr_worker_stats S;
+static struct pr_worker_stats wstats;
 static const char *quit_why;
 
-#define ADD(field, n) __atomic_fetch_add(&S.field, (n), __ATOMIC_RELAXED)
+#define ADD(field, n) __atomic_fetch_add(&wstats.field, (n), __ATOMIC_RELAXED)
 
 static bool lock_work(void)
 {
-	pthread_mutex_lock(&W.work);
-	if (__atomic_load_n(&W.stopping, __ATOMIC_RELAXED)) {
-		pthread_mutex_unlock(&W.work);
+	pthread_mutex_lock(&wk.work);
+	if (__atomic_load_n(&wk.stopping, __ATOMIC_RELAXED)) {
+		pthread_mutex_unlock(&wk.work);
 		return false;
 	}
 	return true;
@@ -69,12 +69,12 @@ static bool lock_work(void)
 
 int pr_worker_region_in_use(uintptr_t base, uint64_t inuse[8])
 {
-	return pr_pagemap_region(W.pm, base, inuse);
+	return pr_pagemap_region(wk.pm, base, inuse);
 }
 
 bool pr_worker_pagemap(uintptr_t base, uint64_t *pm, size_t npages)
 {
-	return pr_pagemap_read(W.pm, base, pm, npages);
+	return pr_pagemap_read(wk.pm, base, pm, npages);
 }
 
 /*
@@ -101,12 +101,12 @@ static void mapped(uintptr_t base, unsigned flags, uint64_t changed,
 static void rate_limit(void)
 {
 	uint64_t now = pr_now_ns();
-	uint64_t gap = 1000000000ULL / (W.ops->rate ? W.ops->rate : 1);
+	uint64_t gap = 1000000000ULL / (wk.ops->rate ? wk.ops->rate : 1);
 
-	if (W.next_run_ns > now)
-		pr_sleep_ns(W.next_run_ns - now);
+	if (wk.next_run_ns > now)
+		pr_sleep_ns(wk.next_run_ns - now);
 	now = pr_now_ns();
-	W.next_run_ns = (W.next_run_ns > now ? W.next_run_ns : now) + gap;
+	wk.next_run_ns = (wk.next_run_ns > now ? wk.next_run_ns : now) + gap;
 }
 
 /* Hand the run to the strategy, then settle what it found.  Returns false
@@ -120,12 +120,12 @@ static bool run_flush(struct pr_run *rn)
 	if (!lock_work())
 		return false;
 	memset(rn->out, PR_OUT_LEFT, rn->n);
-	W.ops->run(rn);
+	wk.ops->run(rn);
 	for (unsigned k = 0; k < rn->n; k++)
 		if (rn->out[k] == PR_OUT_MAPPED)
 			mapped(rn->lo + (uintptr_t)k * PR_PMD_SIZE,
 			       rn->flags[k], rn->changed[k], rn->inuse[k]);
-	pthread_mutex_unlock(&W.work);
+	pthread_mutex_unlock(&wk.work);
 	rn->n = 0;
 	return true;
 }
@@ -134,7 +134,7 @@ static bool run_add(struct pr_run *rn, uintptr_t base, unsigned flags,
 		    uint64_t changed)
 {
 	if (rn->n && (base != rn->lo + (uintptr_t)rn->n * PR_PMD_SIZE ||
-		      rn->n >= W.ops->batch) && !run_flush(rn))
+		      rn->n >= wk.ops->batch) && !run_flush(rn))
 		return false;
 	if (!rn->n)
 		rn->lo = base;
@@ -179,8 +179,8 @@ static void collect_one(uintptr_t base, unsigned flags, uint64_t changed,
 		return;
 	}
 	/* Bases are 2 MiB aligned: the low bits carry the flags. */
-	W.bases[2 * c->n] = base | (flags & (PR_LEDGER_LAZY | PR_LEDGER_FULL));
-	W.bases[2 * c->n + 1] = changed;
+	wk.bases[2 * c->n] = base | (flags & (PR_LEDGER_LAZY | PR_LEDGER_FULL));
+	wk.bases[2 * c->n + 1] = changed;
 	c->n++;
 }
 
@@ -226,17 +226,17 @@ static void sort_pairs(uint64_t *a, size_t n)
  * settled at once.  Returns false when told to stop. */
 static bool consider(struct pr_run *rn, size_t i, bool retry)
 {
-	uintptr_t base = (uintptr_t)(W.bases[2 * i] & ~(PR_PMD_SIZE - 1));
-	unsigned flags = (unsigned)(W.bases[2 * i] & (PR_PMD_SIZE - 1));
-	uint64_t changed = W.bases[2 * i + 1];
+	uintptr_t base = (uintptr_t)(wk.bases[2 * i] & ~(PR_PMD_SIZE - 1));
+	unsigned flags = (unsigned)(wk.bases[2 * i] & (PR_PMD_SIZE - 1));
+	uint64_t changed = wk.bases[2 * i + 1];
 	uint64_t inuse[PR_BITMAP_WORDS];
 	int n;
 
 	if (retry && (flags & PR_LEDGER_LAZY))
 		ADD(lazy_retries, 1);
 	/* An event the strategy must read (a raw unmap) may be waiting. */
-	if (W.ops->on_wake && i % 256 == 255)
-		W.ops->on_wake();
+	if (wk.ops->on_wake && i % 256 == 255)
+		wk.ops->on_wake();
 	n = pr_worker_region_in_use(base, inuse);
 	if (n < 0)
 		return true;
@@ -245,7 +245,7 @@ static bool consider(struct pr_run *rn, size_t i, bool retry)
 	if (!lock_work())
 		return false;
 	mapped(base, flags, changed, inuse);
-	pthread_mutex_unlock(&W.work);
+	pthread_mutex_unlock(&wk.work);
 	return true;
 }
 
@@ -253,31 +253,31 @@ static bool consider(struct pr_run *rn, size_t i, bool retry)
  * told to stop. */
 static bool pass(bool all, bool now, bool retry)
 {
-	struct collect c = { .all = all || W.ops->scan_partial,
+	struct collect c = { .all = all || wk.ops->scan_partial,
 			     .now = pr_now_ns(),
-			     .delay_ns = now ? 0 : W.ops->delay_ms * 1000000ULL };
+			     .delay_ns = now ? 0 : wk.ops->delay_ms * 1000000ULL };
 	long vm0, vm1;
 
 	if (!lock_work())
 		return false;
 	pr_ledger_for_each_live_ex(collect_one, &c);
-	pthread_mutex_unlock(&W.work);
-	W.due_ns = c.next_ns;
-	sort_pairs(W.bases, c.n);
+	pthread_mutex_unlock(&wk.work);
+	wk.due_ns = c.next_ns;
+	sort_pairs(wk.bases, c.n);
 	vm0 = pr_vmpte_kb();
-	__atomic_store_n(&S.waiting, 0, __ATOMIC_RELAXED);
-	W.run->n = 0;
+	__atomic_store_n(&wstats.waiting, 0, __ATOMIC_RELAXED);
+	wk.run->n = 0;
 	for (size_t i = 0; i < c.n; i++)
-		if (!consider(W.run, i, retry))
+		if (!consider(wk.run, i, retry))
 			return false;
-	if (!run_flush(W.run))
+	if (!run_flush(wk.run))
 		return false;
 	vm1 = pr_vmpte_kb();
 	if (vm0 > vm1 && vm1 >= 0)
 		ADD(vmpte_freed_kb, (uint64_t)(vm0 - vm1));
 	ADD(passes, 1);
 	if (c.more)
-		__atomic_store_n(&W.dirty, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&wk.dirty, 1, __ATOMIC_RELAXED);
 	return true;
 }
 
@@ -299,15 +299,15 @@ struct watch {
  * region is older than the delay too. */
 static uint64_t quiet_ns(void)
 {
-	uint64_t d = W.ops->delay_ms * 1000000ULL;
+	uint64_t d = wk.ops->delay_ms * 1000000ULL;
 
 	return d > IDLE_MS * 1000000ULL ? d : IDLE_MS * 1000000ULL;
 }
 
 static bool flush_pending(void)
 {
-	return __atomic_load_n(&W.flush_req, __ATOMIC_SEQ_CST) >
-	       __atomic_load_n(&W.flush_done, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&wk.flush_req, __ATOMIC_SEQ_CST) >
+	       __atomic_load_n(&wk.flush_done, __ATOMIC_SEQ_CST);
 }
 
 /* How long to sleep: until completed regions come due, waiting lazy
@@ -317,18 +317,18 @@ static uint64_t sleep_for(const struct watch *w, uint64_t now)
 {
 	uint64_t t = LOOK_NS, q;
 
-	if (W.due_ns)
-		t = W.due_ns > now ? W.due_ns - now : 0;
-	if (__atomic_load_n(&S.waiting, __ATOMIC_RELAXED) &&
-	    W.retry_ms * 1000000ULL < t)
-		t = W.retry_ms * 1000000ULL;
+	if (wk.due_ns)
+		t = wk.due_ns > now ? wk.due_ns - now : 0;
+	if (__atomic_load_n(&wstats.waiting, __ATOMIC_RELAXED) &&
+	    wk.retry_ms * 1000000ULL < t)
+		t = wk.retry_ms * 1000000ULL;
 	if (purges() != w->scanned) {
 		q = w->seen_ns + quiet_ns();
 		q = q > now ? q - now : 0;
 		if (q < t)
 			t = q;
 	}
-	if (__atomic_load_n(&W.dirty, __ATOMIC_SEQ_CST) || flush_pending())
+	if (__atomic_load_n(&wk.dirty, __ATOMIC_SEQ_CST) || flush_pending())
 		t = 0;
 	return t;
 }
@@ -336,35 +336,35 @@ static uint64_t sleep_for(const struct watch *w, uint64_t now)
 /* Sleep until there is work; true if a completed region kicked us. */
 static bool wait_for_work(const struct watch *w)
 {
-	struct pollfd p[2] = { { .fd = (int)W.kick, .events = POLLIN },
+	struct pollfd p[2] = { { .fd = (int)wk.kick, .events = POLLIN },
 			       { .fd = -1, .events = POLLIN } };
 	uint64_t t, v;
 	struct timespec ts;
 	long r;
 
-	if (W.ops->wake_fd)
-		p[1].fd = (int)W.ops->wake_fd();
-	__atomic_store_n(&W.sleeping, 1, __ATOMIC_SEQ_CST);
+	if (wk.ops->wake_fd)
+		p[1].fd = (int)wk.ops->wake_fd();
+	__atomic_store_n(&wk.sleeping, 1, __ATOMIC_SEQ_CST);
 	t = sleep_for(w, pr_now_ns());
 	ts.tv_sec = (time_t)(t / 1000000000ULL);
 	ts.tv_nsec = (long)(t % 1000000000ULL);
 	r = pr_sys(SYS_ppoll, (long)p, 2, (long)&ts, 0, 8, 0);
-	__atomic_store_n(&W.sleeping, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&wk.sleeping, 0, __ATOMIC_SEQ_CST);
 	if (r > 0 && (p[1].revents & POLLIN))
-		W.ops->on_wake();
+		wk.ops->on_wake();
 	if (r > 0 && (p[0].revents & POLLIN)) {
-		pr_sys(SYS_read, W.kick, (long)&v, 8, 0, 0, 0);
-		__atomic_store_n(&W.kicked, 0, __ATOMIC_SEQ_CST);
+		pr_sys(SYS_read, wk.kick, (long)&v, 8, 0, 0, 0);
+		__atomic_store_n(&wk.kicked, 0, __ATOMIC_SEQ_CST);
 	}
-	return __atomic_exchange_n(&W.dirty, 0, __ATOMIC_SEQ_CST);
+	return __atomic_exchange_n(&wk.dirty, 0, __ATOMIC_SEQ_CST);
 }
 
 /* One wake-up's work.  Returns false when told to stop. */
 static bool step(struct watch *w, bool kicked)
 {
 	uint64_t now = pr_now_ns(), n = purges();
-	uint64_t req = __atomic_load_n(&W.flush_req, __ATOMIC_SEQ_CST);
-	bool waiting = __atomic_load_n(&S.waiting, __ATOMIC_RELAXED);
+	uint64_t req = __atomic_load_n(&wk.flush_req, __ATOMIC_SEQ_CST);
+	bool waiting = __atomic_load_n(&wstats.waiting, __ATOMIC_RELAXED);
 	bool quiet, due, flush = flush_pending();
 
 	if (n != w->seen) {
@@ -374,22 +374,22 @@ static bool step(struct watch *w, bool kicked)
 	quiet = n != w->scanned && now >= w->seen_ns + quiet_ns();
 	if (kicked) {
 		/* New completions: lazy regions start over too. */
-		W.retry_ms = RETRY_MIN_MS;
-		if (!W.due_ns)
-			W.due_ns = now + (W.ops->delay_ms ?
-					  W.ops->delay_ms * 1000000ULL : SETTLE_NS);
-	} else if (waiting && W.retry_ms < RETRY_MAX_MS) {
-		W.retry_ms *= 2;
+		wk.retry_ms = RETRY_MIN_MS;
+		if (!wk.due_ns)
+			wk.due_ns = now + (wk.ops->delay_ms ?
+					  wk.ops->delay_ms * 1000000ULL : SETTLE_NS);
+	} else if (waiting && wk.retry_ms < RETRY_MAX_MS) {
+		wk.retry_ms *= 2;
 	}
-	due = W.due_ns && W.due_ns <= now;
+	due = wk.due_ns && wk.due_ns <= now;
 	if (!flush && !due && !quiet && !(waiting && !kicked))
 		return true;
 	if (quiet)
 		w->scanned = n;
 	if (!pass(quiet || flush, flush, waiting && !kicked))
 		return false;
-	S.cpu_ns = pr_thread_cpu_ns();
-	__atomic_store_n(&W.flush_done, req, __ATOMIC_SEQ_CST);
+	wstats.cpu_ns = pr_thread_cpu_ns();
+	__atomic_store_n(&wk.flush_done, req, __ATOMIC_SEQ_CST);
 	return true;
 }
 
@@ -399,12 +399,12 @@ static bool filtered(void)
 {
 	if (pr_sys(SYS_prctl, PR_GET_SECCOMP, 0, 0, 0, 0, 0) == 0)
 		return false;
-	pthread_mutex_lock(&W.work);
+	pthread_mutex_lock(&wk.work);
 	__atomic_store_n(&quit_why,
 			 "a seccomp filter was installed: the worker stopped",
 			 __ATOMIC_RELEASE);
-	__atomic_store_n(&W.live, 0, __ATOMIC_SEQ_CST);
-	pthread_mutex_unlock(&W.work);
+	__atomic_store_n(&wk.live, 0, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&wk.work);
 	return true;
 }
 
@@ -414,18 +414,18 @@ static void *worker_main(void *arg)
 	struct watch w = { 0, 0, 0 };
 
 	(void)arg;
-	pr_thread_name(W.ops->thread_name);
+	pr_thread_name(wk.ops->thread_name);
 	for (;;) {
 		bool kicked = wait_for_work(&w);
 
-		if (__atomic_load_n(&W.stopping, __ATOMIC_RELAXED) ||
+		if (__atomic_load_n(&wk.stopping, __ATOMIC_RELAXED) ||
 		    filtered() || !step(&w, kicked))
 			break;
 		if (pr_now_ns() - last_maintain > MAINTAIN_NS && lock_work()) {
 			/* Recycle idle ledger entries (a grace period: fine on
 			 * this thread, never on the purge path). */
 			pr_ledger_maintain();
-			pthread_mutex_unlock(&W.work);
+			pthread_mutex_unlock(&wk.work);
 			last_maintain = pr_now_ns();
 		}
 		pr_sleep_ns(GAP_NS);
@@ -439,22 +439,22 @@ void pr_worker_kick(void)
 {
 	uint64_t one = 1;
 
-	if (!__atomic_load_n(&W.live, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(&wk.live, __ATOMIC_RELAXED))
 		return;
-	__atomic_store_n(&W.dirty, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&W.sleeping, __ATOMIC_SEQ_CST) &&
-	    !__atomic_exchange_n(&W.kicked, 1, __ATOMIC_SEQ_CST))
-		pr_sys(SYS_write, W.kick, (long)&one, 8, 0, 0, 0);
+	__atomic_store_n(&wk.dirty, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&wk.sleeping, __ATOMIC_SEQ_CST) &&
+	    !__atomic_exchange_n(&wk.kicked, 1, __ATOMIC_SEQ_CST))
+		pr_sys(SYS_write, wk.kick, (long)&one, 8, 0, 0, 0);
 }
 
 bool pr_worker_live(void)
 {
-	return __atomic_load_n(&W.live, __ATOMIC_RELAXED);
+	return __atomic_load_n(&wk.live, __ATOMIC_RELAXED);
 }
 
 bool pr_worker_stopping(void)
 {
-	return __atomic_load_n(&W.stopping, __ATOMIC_RELAXED);
+	return __atomic_load_n(&wk.stopping, __ATOMIC_RELAXED);
 }
 
 int pr_worker_flush(unsigned timeout_ms)
@@ -463,9 +463,9 @@ int pr_worker_flush(unsigned timeout_ms)
 
 	if (!pr_worker_live())
 		return -ENOTSUP;
-	req = __atomic_add_fetch(&W.flush_req, 1, __ATOMIC_SEQ_CST);
+	req = __atomic_add_fetch(&wk.flush_req, 1, __ATOMIC_SEQ_CST);
 	pr_worker_kick();
-	while (__atomic_load_n(&W.flush_done, __ATOMIC_SEQ_CST) < req) {
+	while (__atomic_load_n(&wk.flush_done, __ATOMIC_SEQ_CST) < req) {
 		if (pr_now_ns() > deadline || !pr_worker_live())
 			return -ETIMEDOUT;
 		pr_sleep_ns(200000);
@@ -475,7 +475,7 @@ int pr_worker_flush(unsigned timeout_ms)
 
 void pr_worker_stats(struct pr_worker_stats *out)
 {
-	*out = S;
+	*out = wstats;
 }
 
 const char *pr_worker_quit_reason(void)
@@ -487,10 +487,10 @@ const char *pr_worker_quit_reason(void)
 
 static void close_all(void)
 {
-	pr_close(&W.kick);
-	pr_close(&W.pm);
-	if (W.ops->close)
-		W.ops->close();
+	pr_close(&wk.kick);
+	pr_close(&wk.pm);
+	if (wk.ops->close)
+		wk.ops->close();
 }
 
 /* This process's descriptors (again after fork: /proc/self/pagemap and a
@@ -499,11 +499,11 @@ static const char *open_all(void)
 {
 	const char *why;
 
-	W.kick = pr_sys(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK, 0, 0, 0, 0);
-	W.pm = pr_pagemap_open(0);
-	if (W.kick < 0 || W.pm < 0)
+	wk.kick = pr_sys(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK, 0, 0, 0, 0);
+	wk.pm = pr_pagemap_open(0);
+	if (wk.kick < 0 || wk.pm < 0)
 		return "could not open /proc/self/pagemap or an eventfd";
-	why = W.ops->open ? W.ops->open() : NULL;
+	why = wk.ops->open ? wk.ops->open() : NULL;
 	if (!why && pr_thread_spawn(worker_main))
 		why = "could not start the worker thread";
 	return why;
@@ -511,14 +511,14 @@ static const char *open_all(void)
 
 static void worker_prepare(void)
 {
-	if (__atomic_load_n(&W.live, __ATOMIC_RELAXED))
-		pthread_mutex_lock(&W.work);
+	if (__atomic_load_n(&wk.live, __ATOMIC_RELAXED))
+		pthread_mutex_lock(&wk.work);
 }
 
 static void worker_parent(void)
 {
-	if (__atomic_load_n(&W.live, __ATOMIC_RELAXED))
-		pthread_mutex_unlock(&W.work);
+	if (__atomic_load_n(&wk.live, __ATOMIC_RELAXED))
+		pthread_mutex_unlock(&wk.work);
 }
 
 /*
@@ -530,42 +530,42 @@ static void worker_child(void)
 {
 	const char *why;
 
-	if (!__atomic_load_n(&W.live, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(&wk.live, __ATOMIC_RELAXED))
 		return;
-	pthread_mutex_init(&W.work, NULL);
-	W.live = W.sleeping = W.kicked = 0;
-	W.dirty = 1;
-	W.flush_req = W.flush_done = 0;
-	W.next_run_ns = W.due_ns = 0;
-	W.retry_ms = RETRY_MIN_MS;
-	if (W.ops->fork_child)
-		W.ops->fork_child();
+	pthread_mutex_init(&wk.work, NULL);
+	wk.live = wk.sleeping = wk.kicked = 0;
+	wk.dirty = 1;
+	wk.flush_req = wk.flush_done = 0;
+	wk.next_run_ns = wk.due_ns = 0;
+	wk.retry_ms = RETRY_MIN_MS;
+	if (wk.ops->fork_child)
+		wk.ops->fork_child();
 	close_all();
-	S.forks++;
+	wstats.forks++;
 	why = open_all();
 	if (why) {
 		close_all();
 		__atomic_store_n(&quit_why, why, __ATOMIC_RELEASE);
 		return;
 	}
-	__atomic_store_n(&W.live, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&wk.live, 1, __ATOMIC_RELEASE);
 }
 
 const char *pr_worker_start(const struct pr_worker_ops *ops)
 {
 	const char *why;
 
-	W.ops = ops;
-	W.bases = pr_map(COLLECT_MAX * 2 * sizeof(uint64_t));
-	W.run = pr_map(sizeof(*W.run));
-	if (!W.bases || !W.run)
+	wk.ops = ops;
+	wk.bases = pr_map(COLLECT_MAX * 2 * sizeof(uint64_t));
+	wk.run = pr_map(sizeof(*wk.run));
+	if (!wk.bases || !wk.run)
 		return "could not map the worker's buffers";
 	why = open_all();
 	if (why) {
 		close_all();
 		return why;
 	}
-	__atomic_store_n(&W.live, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&wk.live, 1, __ATOMIC_RELEASE);
 	pthread_atfork(worker_prepare, worker_parent, worker_child);
 	return NULL;
 }
@@ -575,11 +575,11 @@ void pr_worker_stop(void)
 {
 	uint64_t one = 1;
 
-	if (!__atomic_load_n(&W.live, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(&wk.live, __ATOMIC_RELAXED))
 		return;
-	pthread_mutex_lock(&W.work);
-	__atomic_store_n(&W.stopping, 1, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&W.live, 0, __ATOMIC_SEQ_CST);
-	pthread_mutex_unlock(&W.work);
-	pr_sys(SYS_write, W.kick, (long)&one, 8, 0, 0, 0);
+	pthread_mutex_lock(&wk.work);
+	__atomic_store_n(&wk.stopping, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&wk.live, 0, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&wk.work);
+	pr_sys(SYS_write, wk.kick, (long)&one, 8, 0, 0, 0);
 }
