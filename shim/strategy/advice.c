@@ -92,13 +92,8 @@ static void advice_report(int fd, enum pr_strategy_state st, const char *why)
 	struct pr_worker_stats w;
 	char buf[640];
 
-	if (st != PR_STATE_ACTIVE) {
-		snprintf(buf, sizeof(buf),
-			 "ptreclaim: advice state=%s reason=\"%s\"\n",
-			 st == PR_STATE_OFF ? "off" : "unavailable", why);
-		pr_write_str(fd, buf);
-		return;
-	}
+	(void)st;
+	(void)why;
 	pr_worker_stats(&w);
 	snprintf(buf, sizeof(buf),
 		 "ptreclaim: advice state=%s number=%d calls=%llu regions_sent=%llu regions_freed=%llu tables_freed=%llu skipped_not_empty=%llu refilled=%llu waiting_lazy=%llu lazy_retries=%llu lazy_freed=%llu passes=%llu cpu_ms=%llu forks=%llu errors=%llu%s%s\n",
@@ -116,6 +111,7 @@ static void advice_report(int fd, enum pr_strategy_state st, const char *why)
 const struct pr_strategy_ops pr_advice_ops = {
 	.start = advice_start,
 	.stop = pr_worker_stop,
+	.label = "advice",
 	.report = advice_report,
 	.uses_worker = true,
 };

@@ -472,12 +472,14 @@ static const char *fence_start(void)
 
 /* ---- the report and the public API ---- */
 
-static void report_active(int fd)
+static void fence_report(int fd, enum pr_strategy_state st, const char *why)
 {
 	struct pr_worker_stats w;
 	uint64_t nw = fstats.windows ? fstats.windows : 1;
 	char buf[768];
 
+	(void)st;
+	(void)why;
 	pr_worker_stats(&w);
 	snprintf(buf, sizeof(buf),
 		 "ptreclaim: fence state=%s windows=%llu regions_fenced=%llu regions_zapped=%llu tables_freed=%llu skipped_not_empty=%llu waiting_lazy=%llu skipped_busy=%llu skipped_not_anon=%llu skipped_unmapped=%llu faults_in_window=%llu aborted=%llu contended=%llu\n",
@@ -500,22 +502,10 @@ static void report_active(int fd)
 	pr_write_str(fd, buf);
 }
 
-static void fence_report(int fd, enum pr_strategy_state st, const char *why)
-{
-	char buf[512];
-
-	if (st == PR_STATE_ACTIVE) {
-		report_active(fd);
-		return;
-	}
-	snprintf(buf, sizeof(buf), "ptreclaim: fence state=%s reason=\"%s\"\n",
-		 st == PR_STATE_OFF ? "off" : "unavailable", why);
-	pr_write_str(fd, buf);
-}
-
 const struct pr_strategy_ops pr_fence_ops = {
 	.start = fence_start,
 	.stop = pr_worker_stop,
+	.label = "fence",
 	.report = fence_report,
 	.mm_begin = fence_mm_begin,
 	.mm_end = fence_mm_end,

@@ -7,6 +7,7 @@
  * next strategy.  The others step aside, and the report says why.
  */
 #include <dlfcn.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core.h"
@@ -146,8 +147,16 @@ void pr_strategy_report(int fd, enum pr_strategy_id id)
 {
 	const char *why;
 	enum pr_strategy_state st = pr_strategy_get_state(id, &why);
+	char buf[512];
 
-	ops[id]->report(fd, st, why);
+	if (st == PR_STATE_ACTIVE || !ops[id]->label) {
+		ops[id]->report(fd, st, why);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "ptreclaim: %s state=%s reason=\"%s\"\n",
+		 ops[id]->label, st == PR_STATE_OFF ? "off" : "unavailable",
+		 why);
+	pr_write_str(fd, buf);
 }
 
 /* Only the fence has these; they pass through once it stopped. */

@@ -61,7 +61,10 @@ struct pr_strategy_ops {
 	/* NULL once it runs, else why it could not start. */
 	const char *(*start)(void);
 	void (*stop)(void);
-	/* Its report lines, given whether it runs and why not. */
+	/* Its report lines, given whether it runs and why not.  With a
+	 * label, only while it runs: otherwise strategy.c prints
+	 * "ptreclaim: LABEL state=off|unavailable reason=...". */
+	const char *label;
 	void (*report)(int fd, enum pr_strategy_state st, const char *why);
 	/* Around an interposed call that can unmap or replace [lo, hi). */
 	bool (*mm_begin)(uintptr_t lo, uintptr_t hi);
