@@ -11,15 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline uint64_t xorshift(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *s = x;
-}
+#include "check.h"
 
 static inline uint64_t pattern_word(uint64_t seed, uint64_t id, size_t w)
 {

@@ -13,7 +13,7 @@
 
 #include <jemalloc/jemalloc.h>
 
-#include "../unit/check.h"
+#include "check.h"
 #include "pattern.h"
 #include "ptreclaim.h"
 
@@ -119,6 +119,10 @@ int main(void)
 	CHECK(ptreclaim_jemalloc_status(&st, sizeof(st)) == 0 && st.attached);
 	CHECK(st.arenas_hooked >= 1 && st.arenas_takeover == st.arenas_hooked);
 	CHECK(st.decommits > 0 && st.commits > 0);
+	/* Reclaim is promised only where the kernel frees a table on a
+	 * whole-PMD MADV_DONTNEED; elsewhere the rest is still checked. */
+	SKIP_UNLESS(st.kernel_frees_tables,
+		    "this kernel keeps tables on a whole-PMD MADV_DONTNEED: reclaim not checked");
 	if (st.kernel_frees_tables)
 		CHECK(st.regions_reclaimed > 0);
 	CHECK(pthread_create(&th, NULL, thread_arena_hooked, &hooked) == 0);

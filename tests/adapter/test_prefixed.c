@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../unit/check.h"
+#include "check.h"
 #include "pattern.h"
 #include "ptreclaim.h"
 
@@ -42,6 +42,9 @@ int main(void)
 		dlsym(RTLD_DEFAULT, "ptreclaim_jemalloc_status");
 	CHECK(status && status(&st, sizeof(st)) == 0);
 	CHECK(st.attached && st.decommits > 0);
+	/* Freed tables are the point; a kernel that keeps them can't show it. */
+	SKIP_UNLESS(st.kernel_frees_tables,
+		    "this kernel keeps tables on a whole-PMD MADV_DONTNEED: reclaim not checked");
 	if (st.kernel_frees_tables)
 		CHECK(st.regions_reclaimed > 0);
 	CHECK_DONE();

@@ -36,7 +36,7 @@ static int (*je_mallctl)(const char *, void *, size_t *, void *, size_t);
 static void purge_all(void)
 {
 	/* 4096 is MALLCTL_ARENAS_ALL. */
-	CHECK(je_mallctl("arena.4096.purge", NULL, NULL, NULL, 0) == 0,
+	REQUIRE(je_mallctl("arena.4096.purge", NULL, NULL, NULL, 0) == 0,
 	      "mallctl purge");
 }
 
@@ -69,7 +69,7 @@ static void *worker(void *arg)
 			/* Mostly small, some up to 256 KiB. */
 			len[i] = r % 16 ? 16 + r % 2048 : 4096 + r % (256 << 10);
 			obj[i] = je_mallocx(len[i], 0);
-			CHECK(obj[i], "mallocx %zu", len[i]);
+			REQUIRE(obj[i], "mallocx %zu", len[i]);
 			tag[i] = rnd(&seed);
 			fill_obj(obj[i], len[i], tag[i]);
 		}
@@ -82,7 +82,7 @@ static void *worker(void *arg)
 		purge_all();
 		for (size_t i = 0; i < NOBJ; i++)
 			if (obj[i]) {
-				CHECK(obj_ok(obj[i], len[i], tag[i]),
+				REQUIRE(obj_ok(obj[i], len[i], tag[i]),
 				      "object %zu (%zu bytes) corrupted after "
 				      "purge", i, len[i]);
 				tag[i] = rnd(&seed);
@@ -116,16 +116,16 @@ int main(int argc, char **argv)
 		setenv("GLIBC_TUNABLES", "glibc.rtld.optional_static_tls=65536",
 		       1);
 		execv("/proc/self/exe", argv);
-		CHECK(0, "re-exec with a larger static TLS surplus failed");
+		REQUIRE(0, "re-exec with a larger static TLS surplus failed");
 	}
-	CHECK(h, "dlopen %s failed", lib);
+	REQUIRE(h, "dlopen %s failed", lib);
 	*(void **)&je_mallocx = dlsym(h, "mallocx");
 	*(void **)&je_dallocx = dlsym(h, "dallocx");
 	*(void **)&je_mallctl = dlsym(h, "mallctl");
-	CHECK(je_mallocx && je_dallocx && je_mallctl, "jemalloc symbols");
+	REQUIRE(je_mallocx && je_dallocx && je_mallctl, "jemalloc symbols");
 
 	for (uintptr_t i = 0; i < NTHREADS; i++)
-		CHECK(pthread_create(&th[i], NULL, worker, (void *)i) == 0,
+		REQUIRE(pthread_create(&th[i], NULL, worker, (void *)i) == 0,
 		      "pthread_create");
 	for (int i = 0; i < NTHREADS; i++)
 		pthread_join(th[i], NULL);
@@ -136,7 +136,7 @@ int main(int argc, char **argv)
 				before.dontneed_calls - before.free_calls;
 		printf("dlopen_alloc: shim saw %lu purges from %s\n",
 		       (unsigned long)seen, lib);
-		CHECK(seen > 0, "the shim saw no purge from the dlopen'd %s",
+		REQUIRE(seen > 0, "the shim saw no purge from the dlopen'd %s",
 		      lib);
 	}
 	printf("dlopen_alloc: %d threads x %d rounds through %s, "
