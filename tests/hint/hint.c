@@ -34,14 +34,16 @@ void *calloc(size_t n, size_t m) { return __libc_calloc(n, m); }
 void *realloc(void *p, size_t n) { return __libc_realloc(p, n); }
 void free(void *p) { __libc_free(p); }
 
-/* VmFlags of the VMA holding addr ("" if none), and its bounds. */
-static void vma_of(void *addr, char flags[512], uintptr_t *lo, uintptr_t *hi)
+/* The rest of line KEY of the smaps entry holding addr ("" if none), and
+ * the entry's bounds. */
+static void smaps_field(void *addr, const char *key, char out[512],
+			uintptr_t *lo, uintptr_t *hi)
 {
 	FILE *f = fopen("/proc/self/smaps", "r");
 	char line[512];
 	int in = 0;
 
-	flags[0] = '\0';
+	out[0] = '\0';
 	while (f && fgets(line, sizeof(line), f)) {
 		unsigned long a, b;
 
@@ -50,13 +52,19 @@ static void vma_of(void *addr, char flags[512], uintptr_t *lo, uintptr_t *hi)
 			in = (uintptr_t)addr >= a && (uintptr_t)addr < b;
 			if (in && lo)
 				*lo = a, *hi = b;
-		} else if (in && !strncmp(line, "VmFlags:", 8)) {
-			snprintf(flags, 512, "%s", line + 8);
+		} else if (in && !strncmp(line, key, strlen(key))) {
+			snprintf(out, 512, "%s", line + strlen(key));
 			break;
 		}
 	}
 	if (f)
 		fclose(f);
+}
+
+/* VmFlags of the VMA holding addr ("" if none), and its bounds. */
+static void vma_of(void *addr, char flags[512], uintptr_t *lo, uintptr_t *hi)
+{
+	smaps_field(addr, "VmFlags:", flags, lo, hi);
 }
 
 static int has(void *addr, const char *flag)
@@ -71,23 +79,10 @@ static int has(void *addr, const char *flag)
 /* A field of the smaps entry holding addr, in kB (-1 if none). */
 static long smaps_kb(void *addr, const char *key)
 {
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
-	long kb = -1;
-	int in = 0;
+	char v[512];
 
-	while (f && fgets(line, sizeof(line), f)) {
-		unsigned long a, b;
-
-		if (sscanf(line, "%lx-%lx ", &a, &b) == 2 && strchr(line, '-') <
-		    strchr(line, ' '))
-			in = (uintptr_t)addr >= a && (uintptr_t)addr < b;
-		else if (in && !strncmp(line, key, strlen(key)))
-			kb = strtol(line + strlen(key), NULL, 10);
-	}
-	if (f)
-		fclose(f);
-	return kb;
+	smaps_field(addr, key, v, NULL, NULL);
+	return v[0] ? strtol(v, NULL, 10) : -1;
 }
 
 static int kernel_at_least(int major, int minor)
