@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "check.h"
 #include "pattern.h"
 #include "ptreclaim.h"
 #include "pagetables.h"
@@ -174,7 +175,7 @@ int main(int argc, char **argv)
 			perror("malloc");
 			return 2;
 		}
-		pattern_fill(o->p, o->size, opt.seed, n);
+		pat_fill_id(o->p, o->size, opt.seed, n);
 		o->keep = (rnd(&rng) % 100) < opt.survive_pct;
 		bytes += o->size;
 		n++;
@@ -210,8 +211,8 @@ int main(int argc, char **argv)
 	c_work = cpu_ms() - c0;
 
 	for (size_t i = 0; i < n; i++)
-		if (objs[i].p && pattern_check(objs[i].p, objs[i].size,
-					       opt.seed, i))
+		if (objs[i].p && pat_check_id(objs[i].p, objs[i].size,
+					      opt.seed, i) != PAT_OK)
 			bad++;
 	if (pt_need_scan(&need)) {
 		perror("pagemap");

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "pattern.h"
 #include "ptreclaim.h"
 
@@ -79,13 +80,13 @@ static size_t pick_size(uint64_t *rng)
 
 static void check(struct obj *o)
 {
-	size_t off = pattern_check(o->p, o->size, seed, o->id);
+	size_t off = pat_check_id(o->p, o->size, seed, o->id);
 
 	atomic_fetch_add(&checked, 1);
-	if (off) {
+	if (off != PAT_OK) {
 		atomic_fetch_add(&bad, 1);
 		fprintf(stderr, "stress: object %#llx (%zu bytes at %p) wrong at byte %zu\n",
-			(unsigned long long)o->id, o->size, (void *)o->p, off - 1);
+			(unsigned long long)o->id, o->size, (void *)o->p, off);
 	}
 }
 
@@ -109,7 +110,7 @@ static void make(struct obj *o, uint64_t *rng, uint64_t id)
 		perror("malloc");
 		exit(2);
 	}
-	pattern_fill(o->p, o->size, seed, id);
+	pat_fill_id(o->p, o->size, seed, id);
 }
 
 static void *worker(void *arg)
@@ -148,14 +149,14 @@ static void *worker(void *arg)
 				perror("realloc");
 				exit(2);
 			}
-			if (pattern_check(np, keep, seed, o->id) && keep) {
+			if (pat_check_id(np, keep, seed, o->id) != PAT_OK) {
 				atomic_fetch_add(&bad, 1);
 				fprintf(stderr, "stress: realloc lost bytes\n");
 			}
 			o->p = np;
 			o->size = ns;
 			o->id = next++;
-			pattern_fill(o->p, o->size, seed, o->id);
+			pat_fill_id(o->p, o->size, seed, o->id);
 		} else {
 			check(o);
 			free(o->p);
@@ -215,8 +216,8 @@ static int child_churn(void)
 		if (mallctl_p)
 			mallctl_p("arena.4096.purge", NULL, NULL, NULL, 0);
 		for (unsigned i = 1; i < N; i += 2) {
-			wrong += pattern_check(o[i].p, o[i].size, seed,
-					       o[i].id) != 0;
+			wrong += pat_check_id(o[i].p, o[i].size, seed,
+					      o[i].id) != PAT_OK;
 			free(o[i].p);
 		}
 	}

@@ -69,7 +69,7 @@ static void churn(int flags, uint64_t seed)
 	for (unsigned i = 0; i < N; i++) {
 		p[i] = mallocx(SZ + i * 64, flags);
 		CHECK(p[i] != NULL);
-		pattern_fill(p[i], SZ + i * 64, seed, i);
+		pat_fill_id(p[i], SZ + i * 64, seed, i);
 	}
 	for (unsigned i = 0; i < N; i++)
 		if (i % 40) {
@@ -79,7 +79,7 @@ static void churn(int flags, uint64_t seed)
 	mallctl("arena.4096.purge", NULL, NULL, NULL, 0);
 	for (unsigned i = 0; i < N; i++)
 		if (p[i]) {
-			CHECK(pattern_check(p[i], SZ + i * 64, seed, i) == 0);
+			CHECK(pat_check_id(p[i], SZ + i * 64, seed, i) == PAT_OK);
 			dallocx(p[i], flags);
 		}
 }

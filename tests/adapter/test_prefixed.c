@@ -27,7 +27,7 @@ int main(void)
 	for (unsigned i = 0; i < N; i++) {
 		p[i] = je_mallocx(SZ, 0);
 		CHECK(p[i] != NULL);
-		pattern_fill(p[i], SZ, 7, i);
+		pat_fill_id(p[i], SZ, 7, i);
 	}
 	for (unsigned i = 0; i < N; i++)
 		if (i % 64) {
@@ -37,7 +37,7 @@ int main(void)
 	je_mallctl("arena.4096.purge", NULL, NULL, NULL, 0);
 	for (unsigned i = 0; i < N; i++)
 		if (p[i])
-			CHECK(pattern_check(p[i], SZ, 7, i) == 0);
+			CHECK(pat_check_id(p[i], SZ, 7, i) == PAT_OK);
 	status = (int (*)(struct ptreclaim_jemalloc_status *, size_t))
 		dlsym(RTLD_DEFAULT, "ptreclaim_jemalloc_status");
 	CHECK(status && status(&st, sizeof(st)) == 0);
