@@ -40,20 +40,6 @@ static void purge_all(void)
 	      "mallctl purge");
 }
 
-static void fill_obj(unsigned char *p, size_t n, uint64_t tag)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (unsigned char)(tag * 31 + i * 7);
-}
-
-static int obj_ok(const unsigned char *p, size_t n, uint64_t tag)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != (unsigned char)(tag * 31 + i * 7))
-			return 0;
-	return 1;
-}
-
 static void *worker(void *arg)
 {
 	static __thread unsigned char *obj[NOBJ];
@@ -71,7 +57,7 @@ static void *worker(void *arg)
 			obj[i] = je_mallocx(len[i], 0);
 			REQUIRE(obj[i], "mallocx %zu", len[i]);
 			tag[i] = rnd(&seed);
-			fill_obj(obj[i], len[i], tag[i]);
+			pat_fill_id(obj[i], len[i], tag[i], i);
 		}
 		/* Free 90%, keeping clusters of survivors. */
 		for (size_t i = 0; i < NOBJ; i++)
@@ -82,11 +68,11 @@ static void *worker(void *arg)
 		purge_all();
 		for (size_t i = 0; i < NOBJ; i++)
 			if (obj[i]) {
-				REQUIRE(obj_ok(obj[i], len[i], tag[i]),
+				REQUIRE(pat_check_id(obj[i], len[i], tag[i], i) == PAT_OK,
 				      "object %zu (%zu bytes) corrupted after "
 				      "purge", i, len[i]);
 				tag[i] = rnd(&seed);
-				fill_obj(obj[i], len[i], tag[i]);
+				pat_fill_id(obj[i], len[i], tag[i], i);
 			}
 	}
 	for (size_t i = 0; i < NOBJ; i++)

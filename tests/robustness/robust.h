@@ -16,35 +16,29 @@
 
 #include <unistd.h>
 
-/* A page's stamp: every word is derived from (tag), so one torn or zeroed
- * word anywhere in the page is detected. */
-static inline uint64_t stamp_word(uint64_t tag, size_t i)
-{
-	uint64_t x = (tag + 1) * 0x9e3779b97f4a7c15ULL ^ (i << 32 | i);
-	return x | 1;
-}
+#include "pattern.h"
 
+/* A page's stamp: tag's pattern (examples/pattern.h), keyed by the tag
+ * alone so that a page checks wherever mremap moved it; one torn or zeroed
+ * word anywhere in the page is detected. */
 static inline void stamp_page(void *p, uint64_t tag)
 {
-	uint64_t *w = p;
-	for (size_t i = 0; i < PG / 8; i++)
-		w[i] = stamp_word(tag, i);
+	pat_fill_id(p, PG, tag, 0);
 }
 
 /* 1 if the page holds tag's stamp, 0 if it is all zero, -1 otherwise. */
 static inline int page_state(const void *p, uint64_t tag)
 {
 	const uint64_t *w = p;
+
+	/* A stamp's first word is odd: zero means a purged page, or junk. */
 	if (w[0] == 0) {
 		for (size_t i = 1; i < PG / 8; i++)
 			if (w[i])
 				return -1;
 		return 0;
 	}
-	for (size_t i = 0; i < PG / 8; i++)
-		if (w[i] != stamp_word(tag, i))
-			return -1;
-	return 1;
+	return pat_check_id(p, PG, tag, 0) == PAT_OK ? 1 : -1;
 }
 
 /* Deadline: a hang is reported, not waited out by the test runner. */
