@@ -1,12 +1,14 @@
-#!/bin/sh
+#!/bin/bash
 # Interleaved runs of the churn workload under plain jemalloc, under the
 # shim with the adapter off (what the generic shim costs), and under the
 # shim with the adapter attached; then medians per column.
 #   bench/jemalloc-adapter.sh [BUILD_DIR] [ROUNDS] [CHURN ARGS...]
 set -eu
+BENCH=jemalloc-adapter.sh
+. "$(dirname "$(realpath "$0")")/lib.sh"
 build=${1:-build}; rounds=${2:-5}
 [ $# -ge 2 ] && shift 2 || shift $#
-je=${JEMALLOC_SO:-/usr/lib/x86_64-linux-gnu/libjemalloc.so.2}
+je=${JEMALLOC_SO:-$(alloc_lib jemalloc)}
 shim=$(realpath "$build/shim/libptreclaim.so")
 churn=$build/tests/adapter/adapter_churn
 out=$(mktemp -d)
@@ -25,8 +27,8 @@ while [ $i -lt "$rounds" ]; do
 	i=$((i + 1))
 done
 median() { # file key
-	sed -n "s/.* $2=\([0-9.]*\).*/\1/p" "$1" | sort -g |
-		awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'
+	sed -n "s/.* $2=\([0-9.]*\).*/\1/p" "$1" |
+		awk "$BENCH_AWK"'{ l = l " " $1 } END { print med(l) }'
 }
 printf '%-6s %9s %9s %7s %10s %9s %9s %9s %9s\n' run vmpte_kb need_kb ratio rss_kb grow_ms free_ms wall_ms cpu_ms
 for r in plain off shim; do

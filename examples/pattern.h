@@ -21,10 +21,18 @@ static inline uint64_t mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
+/* What pat_check returns for an intact object. */
+#define PAT_OK ((size_t)-1)
+
 /* Never zero-like: a zeroed page must not pass by accident. */
+static inline uint64_t pat_base_id(uint64_t id, uint64_t tag)
+{
+	return mix64(id ^ mix64(tag)) | 1;
+}
+
 static inline uint64_t pat_base(const void *p, uint64_t tag)
 {
-	return mix64((uintptr_t)p ^ mix64(tag)) | 1;
+	return pat_base_id((uintptr_t)p, tag);
 }
 
 /* Word i holds base + i*STEP: cheap, vectorises, and differs per word. */
@@ -39,7 +47,7 @@ static inline void pat_fill_base(void *p, size_t n, uint64_t b)
 	memcpy((char *)p + nw * 8, &v, n & 7);
 }
 
-/* Returns the offset of the first wrong byte, or (size_t)-1 if all good. */
+/* Returns the offset of the first wrong byte, or PAT_OK if all good. */
 static inline size_t pat_check_base(const void *p, size_t n, uint64_t b)
 {
 	const uint64_t *w = p;
@@ -68,6 +76,20 @@ static inline void pat_fill(void *p, size_t n, uint64_t tag)
 static inline size_t pat_check(const void *p, size_t n, uint64_t tag)
 {
 	return pat_check_base(p, n, pat_base(p, tag));
+}
+
+/* The same keyed by an object id instead of the address (the tests' heaps
+ * number their objects): an object checks wherever realloc moved it, and
+ * any prefix of it checks against the same id. */
+static inline void pat_fill_id(void *p, size_t n, uint64_t tag, uint64_t id)
+{
+	pat_fill_base(p, n, pat_base_id(id, tag));
+}
+
+static inline size_t pat_check_id(const void *p, size_t n, uint64_t tag,
+				  uint64_t id)
+{
+	return pat_check_base(p, n, pat_base_id(id, tag));
 }
 
 #endif

@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "check.h"
 #include "pattern.h"
 #include "ptreclaim.h"
 #include "pagetables.h"
@@ -52,18 +53,10 @@ static double cpu_ms(void)
 	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* Sizes: mostly small, most bytes in the larger ones. */
 static uint32_t pick_size(uint64_t *rng)
 {
-	uint64_t r = xorshift(rng);
+	uint64_t r = rnd(rng);
 	unsigned bucket = (unsigned)(r % 100);
 
 	r >>= 8;
@@ -172,7 +165,7 @@ int main(int argc, char **argv)
 	}
 
 	c0 = cpu_ms();
-	t0 = now_ms();
+	t0 = 1e3 * now_s();
 	while (bytes < opt.mib << 20 && n < cap) {
 		struct obj *o = &objs[n];
 
@@ -182,8 +175,8 @@ int main(int argc, char **argv)
 			perror("malloc");
 			return 2;
 		}
-		pattern_fill(o->p, o->size, opt.seed, n);
-		o->keep = (xorshift(&rng) % 100) < opt.survive_pct;
+		pat_fill_id(o->p, o->size, opt.seed, n);
+		o->keep = (rnd(&rng) % 100) < opt.survive_pct;
 		bytes += o->size;
 		n++;
 	}
@@ -194,17 +187,17 @@ int main(int argc, char **argv)
 		if (!objs[i].keep)
 			order[nfree++] = (uint32_t)i;
 	}
-	t_grow = now_ms() - t0;
+	t_grow = 1e3 * now_s() - t0;
 
 	/* Free the rest in waves, in random order, purging after each. */
 	for (size_t i = nfree; i > 1; i--) {
-		size_t j = xorshift(&rng) % i;
+		size_t j = rnd(&rng) % i;
 		uint32_t t = order[i - 1];
 
 		order[i - 1] = order[j];
 		order[j] = t;
 	}
-	t0 = now_ms();
+	t0 = 1e3 * now_s();
 	for (unsigned w = 0; w < opt.waves; w++) {
 		size_t lo = nfree * w / opt.waves, hi = nfree * (w + 1) / opt.waves;
 
@@ -214,12 +207,12 @@ int main(int argc, char **argv)
 		}
 		purge_all();
 	}
-	t_free = now_ms() - t0;
+	t_free = 1e3 * now_s() - t0;
 	c_work = cpu_ms() - c0;
 
 	for (size_t i = 0; i < n; i++)
-		if (objs[i].p && pattern_check(objs[i].p, objs[i].size,
-					       opt.seed, i))
+		if (objs[i].p && pat_check_id(objs[i].p, objs[i].size,
+					      opt.seed, i) != PAT_OK)
 			bad++;
 	if (pt_need_scan(&need)) {
 		perror("pagemap");

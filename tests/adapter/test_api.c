@@ -13,7 +13,7 @@
 
 #include <jemalloc/jemalloc.h>
 
-#include "../unit/check.h"
+#include "check.h"
 #include "pattern.h"
 #include "ptreclaim.h"
 
@@ -69,7 +69,7 @@ static void churn(int flags, uint64_t seed)
 	for (unsigned i = 0; i < N; i++) {
 		p[i] = mallocx(SZ + i * 64, flags);
 		CHECK(p[i] != NULL);
-		pattern_fill(p[i], SZ + i * 64, seed, i);
+		pat_fill_id(p[i], SZ + i * 64, seed, i);
 	}
 	for (unsigned i = 0; i < N; i++)
 		if (i % 40) {
@@ -79,7 +79,7 @@ static void churn(int flags, uint64_t seed)
 	mallctl("arena.4096.purge", NULL, NULL, NULL, 0);
 	for (unsigned i = 0; i < N; i++)
 		if (p[i]) {
-			CHECK(pattern_check(p[i], SZ + i * 64, seed, i) == 0);
+			CHECK(pat_check_id(p[i], SZ + i * 64, seed, i) == PAT_OK);
 			dallocx(p[i], flags);
 		}
 }
@@ -119,6 +119,10 @@ int main(void)
 	CHECK(ptreclaim_jemalloc_status(&st, sizeof(st)) == 0 && st.attached);
 	CHECK(st.arenas_hooked >= 1 && st.arenas_takeover == st.arenas_hooked);
 	CHECK(st.decommits > 0 && st.commits > 0);
+	/* Reclaim is promised only where the kernel frees a table on a
+	 * whole-PMD MADV_DONTNEED; elsewhere the rest is still checked. */
+	SKIP_UNLESS(st.kernel_frees_tables,
+		    "this kernel keeps tables on a whole-PMD MADV_DONTNEED: reclaim not checked");
 	if (st.kernel_frees_tables)
 		CHECK(st.regions_reclaimed > 0);
 	CHECK(pthread_create(&th, NULL, thread_arena_hooked, &hooked) == 0);

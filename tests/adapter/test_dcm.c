@@ -12,19 +12,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../unit/check.h"
+#include "check.h"
 #include "internal.h"
-
-#define MIB (1UL << 20)
 
 static uintptr_t area(size_t len)
 {
-	char *p = mmap(NULL, len + PR_PMD_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uintptr_t a;
+	uintptr_t a = (uintptr_t)map_pmd_aligned(len);
 
-	CHECK(p != MAP_FAILED);
-	a = ((uintptr_t)p + PR_PMD_SIZE - 1) & ~(PR_PMD_SIZE - 1);
 	/* 4 KiB pages, so every region has a table of its own. */
 	madvise((void *)a, len, MADV_NOHUGEPAGE);
 	memset((void *)a, 0xa5, len);

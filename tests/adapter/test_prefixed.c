@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../unit/check.h"
+#include "check.h"
 #include "pattern.h"
 #include "ptreclaim.h"
 
@@ -27,7 +27,7 @@ int main(void)
 	for (unsigned i = 0; i < N; i++) {
 		p[i] = je_mallocx(SZ, 0);
 		CHECK(p[i] != NULL);
-		pattern_fill(p[i], SZ, 7, i);
+		pat_fill_id(p[i], SZ, 7, i);
 	}
 	for (unsigned i = 0; i < N; i++)
 		if (i % 64) {
@@ -37,11 +37,14 @@ int main(void)
 	je_mallctl("arena.4096.purge", NULL, NULL, NULL, 0);
 	for (unsigned i = 0; i < N; i++)
 		if (p[i])
-			CHECK(pattern_check(p[i], SZ, 7, i) == 0);
+			CHECK(pat_check_id(p[i], SZ, 7, i) == PAT_OK);
 	status = (int (*)(struct ptreclaim_jemalloc_status *, size_t))
 		dlsym(RTLD_DEFAULT, "ptreclaim_jemalloc_status");
 	CHECK(status && status(&st, sizeof(st)) == 0);
 	CHECK(st.attached && st.decommits > 0);
+	/* Freed tables are the point; a kernel that keeps them can't show it. */
+	SKIP_UNLESS(st.kernel_frees_tables,
+		    "this kernel keeps tables on a whole-PMD MADV_DONTNEED: reclaim not checked");
 	if (st.kernel_frees_tables)
 		CHECK(st.regions_reclaimed > 0);
 	CHECK_DONE();

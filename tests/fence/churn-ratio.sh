@@ -18,6 +18,8 @@ grep -q 'ptreclaim: fence state=unavailable\|ptreclaim: fence state=off' <<<"$er
 	{ echo "churn-ratio: fence not active here; skipping"; exit 77; }
 grep -q ' verify=ok' <<<"$out" || { echo "churn-ratio: FAIL: bytes corrupted"; exit 1; }
 ratio=$(grep -oE ' ratio=[0-9.]+' <<<"$out" | cut -d= -f2)
+# An empty ratio would compare as a string and pass.
+[ -n "$ratio" ] || { echo "churn-ratio: FAIL: churn printed no ratio"; exit 1; }
 awk -v r="$ratio" -v m="$max" 'BEGIN { exit !(r <= m) }' ||
 	{ echo "churn-ratio: FAIL: VmPTE/need $ratio > $max"; exit 1; }
 echo "churn-ratio: ok: VmPTE/need $ratio <= $max"

@@ -1,45 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* fence_test.h - helpers for the fence suite.  The programs run with the
- * shim in LD_PRELOAD and reach its API with dlsym, so they also run (and
- * fail clearly) without it. */
+/* fence_test.h - the fence suite's own helpers (the rest is check.h): the
+ * programs run with the shim in LD_PRELOAD and reach its API with dlsym,
+ * so they also run (and fail clearly) without it. */
 #ifndef FENCE_TEST_H
 #define FENCE_TEST_H
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include <dlfcn.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
+#include "check.h"
+#include "pagetables.h"
 #include "ptreclaim.h"
-
-#define PG	4096UL
-#define PMD	(2UL << 20)
-#define NPG	512
-
-static int failures;
-
-#define CHECK(cond, ...) do {						\
-	if (!(cond)) {							\
-		failures++;						\
-		fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);	\
-		fprintf(stderr, __VA_ARGS__);				\
-		fputc('\n', stderr);					\
-	}								\
-} while (0)
-
-static inline void die(const char *what)
-{
-	fprintf(stderr, "fatal: %s: %s\n", what, strerror(errno));
-	exit(2);
-}
 
 static int (*api_stats)(struct ptreclaim_fence_stats *, size_t);
 static int (*api_flush)(unsigned);
@@ -56,6 +28,17 @@ static inline void api_init(void)
 	if (!api_stats || !api_flush || !api_reason) {
 		fprintf(stderr, "fatal: run me with libptreclaim.so preloaded\n");
 		exit(2);
+	}
+}
+
+/* The programs that test the fence at work: where it can't run here
+ * (kernel, permissions, seccomp), there is nothing to test. */
+static inline void api_init_active(void)
+{
+	api_init();
+	if (api_reason()) {
+		printf("skip: fence not active: %s\n", api_reason());
+		exit(77);
 	}
 }
 
@@ -77,19 +60,9 @@ static inline void flush(void)
 /* n PMD-aligned 2 MiB regions of private anonymous memory, no THP. */
 static inline char *map_regions(size_t n)
 {
-	size_t len = n * PMD;
-	char *m = mmap(NULL, len + PMD, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	char *p;
+	char *p = map_pmd_aligned(n * PMD);
 
-	if (m == MAP_FAILED)
-		die("mmap");
-	p = (char *)(((uintptr_t)m + PMD - 1) & ~(PMD - 1));
-	if (p > m)
-		munmap(m, (size_t)(p - m));
-	if (p + len < m + len + PMD)
-		munmap(p + len, (size_t)(m + len + PMD - (p + len)));
-	if (madvise(p, len, MADV_NOHUGEPAGE))
+	if (madvise(p, n * PMD, MADV_NOHUGEPAGE))
 		die("MADV_NOHUGEPAGE");
 	return p;
 }
@@ -110,22 +83,6 @@ static inline void fill_pages(char *p, size_t npages, uint64_t tag)
 		for (size_t k = 0; k < PG / 8; k += 64)
 			w[k] = tag ^ (i << 20) ^ k;
 	}
-}
-
-static inline long status_kb(const char *key)
-{
-	char line[256];
-	size_t n = strlen(key);
-	long v = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, n) && line[n] == ':')
-			v = strtol(line + n + 1, NULL, 10);
-	fclose(f);
-	return v;
 }
 
 /* How many pages of [p, p + npages) pagemap shows present or swapped. */

@@ -32,6 +32,16 @@ as_nobody() {
 		--bounding-set=-all "$@"
 }
 fail() { echo "noperm: FAIL: $*"; exit 1; }
+# The fence program, as nobody, works and the fence opened windows.
+fence_works() {	# HOW
+	as_nobody env LD_PRELOAD="$shim" PTRECLAIM_CONF=stats:1 "$lazy" \
+		>"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	cat "$tmp/out" "$tmp/err"
+	[ $rc = 0 ] || fail "the fence $1 failed ($rc)"
+	grep -q 'ptreclaim: fence state=stopped windows=[1-9]' "$tmp/err" ||
+		fail "no fence window $1"
+}
 
 tmp=$(mktemp -d); chmod 755 "$tmp"
 trap 'restore; rm -rf "$tmp"' EXIT
@@ -64,13 +74,7 @@ if [ -n "$old_mode" ]; then
 	as_nobody "$cli" probe | tee "$tmp/probe"
 	grep -q 'userfaultfd  *full via /dev/userfaultfd' "$tmp/probe" ||
 		fail "probe did not find /dev/userfaultfd"
-	as_nobody env LD_PRELOAD="$shim" PTRECLAIM_CONF=stats:1 "$lazy" \
-		>"$tmp/out" 2>"$tmp/err"
-	rc=$?
-	cat "$tmp/out" "$tmp/err"
-	[ $rc = 0 ] || fail "the fence through /dev/userfaultfd failed ($rc)"
-	grep -q 'ptreclaim: fence state=stopped windows=[1-9]' "$tmp/err" ||
-		fail "no fence window through /dev/userfaultfd"
+	fence_works "through /dev/userfaultfd"
 else
 	echo "== 2. no $dev here: not tried"
 fi
@@ -80,12 +84,6 @@ echo 1 >"$sysctl"
 as_nobody "$cli" probe | tee "$tmp/probe"
 grep -q 'userfaultfd  *full via syscall (vm.unprivileged_userfaultfd=1)' "$tmp/probe" ||
 	fail "probe did not find full mode by the sysctl"
-as_nobody env LD_PRELOAD="$shim" PTRECLAIM_CONF=stats:1 "$lazy" \
-	>"$tmp/out" 2>"$tmp/err"
-rc=$?
-cat "$tmp/out" "$tmp/err"
-[ $rc = 0 ] || fail "the fence with vm.unprivileged_userfaultfd=1 failed ($rc)"
-grep -q 'ptreclaim: fence state=stopped windows=[1-9]' "$tmp/err" ||
-	fail "no fence window with vm.unprivileged_userfaultfd=1"
+fence_works "with vm.unprivileged_userfaultfd=1"
 
 echo "noperm: ok (restoring vm.unprivileged_userfaultfd=$old_sysctl${old_mode:+, $dev mode $old_mode})"

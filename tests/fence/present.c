@@ -39,11 +39,7 @@ int main(void)
 	int uffd, memfd, guarded;
 	long pte0, pte1;
 
-	api_init();
-	if (api_reason()) {
-		fprintf(stderr, "SKIP: fence not active: %s\n", api_reason());
-		return 77;
-	}
+	api_init_active();
 	/* E: a private file mapping in place of the fifth region. */
 	memfd = memfd_create("fence-present", MFD_CLOEXEC);
 	if (memfd < 0 || ftruncate(memfd, PMD))
@@ -112,7 +108,7 @@ int main(void)
 	CHECK(D[5] == 0, "D reads non-zero");
 	if (guarded)
 		CHECK(mapped_pages(F, NPG) == 1, "F's guard marker gone");
-	printf("present: %s%s\n", failures ? "FAIL" : "ok",
-	       guarded ? "" : " (no MADV_GUARD_INSTALL here: F not tried)");
-	return failures ? 1 : 0;
+	if (!guarded)	/* one case of six; A to E are the test */
+		printf("present: no MADV_GUARD_INSTALL here: F not tried\n");
+	CHECK_DONE();
 }

@@ -2,14 +2,12 @@
 # probe-matches-run.sh - `ptreclaim probe --json` names the strategy a real
 # run reports as mode=, for each allocator and for configurations that
 # turn strategies off (one selection function serves both).
-# usage: probe-matches-run.sh CLI SHIM LIBDIR PROGRAM [ARGS...]
+# usage: probe-matches-run.sh CLI SHIM JEMALLOC TCMALLOC MIMALLOC PROGRAM [ARGS...]
 set -u
-cli=$1 shim=$2 libdir=$3
-shift 3
+cli=$1 shim=$2
+declare -A lib=([glibc]="" [jemalloc]=$3 [tcmalloc]=$4 [mimalloc]=$5)
+shift 5
 fail=0
-declare -A lib=([glibc]="" [jemalloc]=$libdir/libjemalloc.so.2
-		[tcmalloc]=$libdir/libtcmalloc_minimal.so.4
-		[mimalloc]=$libdir/libmimalloc.so.2)
 
 for conf in "" "jemalloc:off" "fence:off" "fence:off,jemalloc:off"; do
 	json=$(PTRECLAIM_CONF=$conf "$cli" probe --json) || { echo "FAIL: probe exited $?"; exit 1; }

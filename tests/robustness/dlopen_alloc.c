@@ -36,22 +36,8 @@ static int (*je_mallctl)(const char *, void *, size_t *, void *, size_t);
 static void purge_all(void)
 {
 	/* 4096 is MALLCTL_ARENAS_ALL. */
-	CHECK(je_mallctl("arena.4096.purge", NULL, NULL, NULL, 0) == 0,
+	REQUIRE(je_mallctl("arena.4096.purge", NULL, NULL, NULL, 0) == 0,
 	      "mallctl purge");
-}
-
-static void fill_obj(unsigned char *p, size_t n, uint64_t tag)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (unsigned char)(tag * 31 + i * 7);
-}
-
-static int obj_ok(const unsigned char *p, size_t n, uint64_t tag)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != (unsigned char)(tag * 31 + i * 7))
-			return 0;
-	return 1;
 }
 
 static void *worker(void *arg)
@@ -69,9 +55,9 @@ static void *worker(void *arg)
 			/* Mostly small, some up to 256 KiB. */
 			len[i] = r % 16 ? 16 + r % 2048 : 4096 + r % (256 << 10);
 			obj[i] = je_mallocx(len[i], 0);
-			CHECK(obj[i], "mallocx %zu", len[i]);
+			REQUIRE(obj[i], "mallocx %zu", len[i]);
 			tag[i] = rnd(&seed);
-			fill_obj(obj[i], len[i], tag[i]);
+			pat_fill_id(obj[i], len[i], tag[i], i);
 		}
 		/* Free 90%, keeping clusters of survivors. */
 		for (size_t i = 0; i < NOBJ; i++)
@@ -82,11 +68,11 @@ static void *worker(void *arg)
 		purge_all();
 		for (size_t i = 0; i < NOBJ; i++)
 			if (obj[i]) {
-				CHECK(obj_ok(obj[i], len[i], tag[i]),
+				REQUIRE(pat_check_id(obj[i], len[i], tag[i], i) == PAT_OK,
 				      "object %zu (%zu bytes) corrupted after "
 				      "purge", i, len[i]);
 				tag[i] = rnd(&seed);
-				fill_obj(obj[i], len[i], tag[i]);
+				pat_fill_id(obj[i], len[i], tag[i], i);
 			}
 	}
 	for (size_t i = 0; i < NOBJ; i++)
@@ -116,16 +102,16 @@ int main(int argc, char **argv)
 		setenv("GLIBC_TUNABLES", "glibc.rtld.optional_static_tls=65536",
 		       1);
 		execv("/proc/self/exe", argv);
-		CHECK(0, "re-exec with a larger static TLS surplus failed");
+		REQUIRE(0, "re-exec with a larger static TLS surplus failed");
 	}
-	CHECK(h, "dlopen %s failed", lib);
+	REQUIRE(h, "dlopen %s failed", lib);
 	*(void **)&je_mallocx = dlsym(h, "mallocx");
 	*(void **)&je_dallocx = dlsym(h, "dallocx");
 	*(void **)&je_mallctl = dlsym(h, "mallctl");
-	CHECK(je_mallocx && je_dallocx && je_mallctl, "jemalloc symbols");
+	REQUIRE(je_mallocx && je_dallocx && je_mallctl, "jemalloc symbols");
 
 	for (uintptr_t i = 0; i < NTHREADS; i++)
-		CHECK(pthread_create(&th[i], NULL, worker, (void *)i) == 0,
+		REQUIRE(pthread_create(&th[i], NULL, worker, (void *)i) == 0,
 		      "pthread_create");
 	for (int i = 0; i < NTHREADS; i++)
 		pthread_join(th[i], NULL);
@@ -136,7 +122,7 @@ int main(int argc, char **argv)
 				before.dontneed_calls - before.free_calls;
 		printf("dlopen_alloc: shim saw %lu purges from %s\n",
 		       (unsigned long)seen, lib);
-		CHECK(seen > 0, "the shim saw no purge from the dlopen'd %s",
+		REQUIRE(seen > 0, "the shim saw no purge from the dlopen'd %s",
 		      lib);
 	}
 	printf("dlopen_alloc: %d threads x %d rounds through %s, "

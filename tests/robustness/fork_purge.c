@@ -32,22 +32,22 @@ static char *inherited;
 static void *background(void *arg)
 {
 	uint64_t seed = 77 + (uintptr_t)arg;
-	char *own = map_aligned(PMD);
+	char *own = map_pmd_aligned(PMD);
 	for (size_t i = 0; i < PMD / PG; i++)
 		stamp_page(own + i * PG, i);
 	while (!atomic_load(&stop)) {
 		size_t i = rnd(&seed) % (PMD / PG - 8);
-		CHECK(madvise(own + i * PG, 8 * PG, MADV_DONTNEED) == 0, "dn");
+		REQUIRE(madvise(own + i * PG, 8 * PG, MADV_DONTNEED) == 0, "dn");
 		for (size_t k = i; k < i + 8; k++) {
-			CHECK(page_state(own + k * PG, k) == 0, "not zero");
+			REQUIRE(page_state(own + k * PG, k) == 0, "not zero");
 			stamp_page(own + k * PG, k);
 		}
 		char *m = map_anon(16 * PG);
-		CHECK(madvise(m, 16 * PG, MADV_FREE) == 0, "free");
-		CHECK(munmap(m, 16 * PG) == 0, "munmap");
+		REQUIRE(madvise(m, 16 * PG, MADV_FREE) == 0, "free");
+		REQUIRE(munmap(m, 16 * PG) == 0, "munmap");
 	}
 	for (size_t i = 0; i < PMD / PG; i++)
-		CHECK(page_state(own + i * PG, i) == 1, "own page %zu", i);
+		REQUIRE(page_state(own + i * PG, i) == 1, "own page %zu", i);
 	munmap(own, PMD);
 	return NULL;
 }
@@ -59,34 +59,34 @@ static int child_work(char *inh)
 	arm_watchdog(30);
 	if (inh) {
 		for (size_t i = 0; i < INHERIT_PAGES; i++)
-			CHECK(page_state(inh + i * PG, i) == 1, "inherited %zu", i);
+			REQUIRE(page_state(inh + i * PG, i) == 1, "inherited %zu", i);
 		/* Purge the first PMD in 64 KiB pieces but one page. */
 		for (size_t i = 0; i < 512; i += 16)
-			CHECK(madvise(inh + i * PG, (i == 496 ? 15 : 16) * PG,
+			REQUIRE(madvise(inh + i * PG, (i == 496 ? 15 : 16) * PG,
 				      MADV_DONTNEED) == 0, "child purge");
-		CHECK(page_state(inh + 511 * PG, 511) == 1, "kept page lost");
-		CHECK(page_state(inh + 3 * PG, 3) == 0, "purged page kept");
+		REQUIRE(page_state(inh + 511 * PG, 511) == 1, "kept page lost");
+		REQUIRE(page_state(inh + 3 * PG, 3) == 0, "purged page kept");
 		for (size_t i = 512; i < INHERIT_PAGES; i++)
-			CHECK(page_state(inh + i * PG, i) == 1, "second PMD");
+			REQUIRE(page_state(inh + i * PG, i) == 1, "second PMD");
 	}
-	char *m = map_aligned(2 * PMD);
+	char *m = map_pmd_aligned(2 * PMD);
 	for (size_t i = 0; i < 2 * PMD / PG; i++)
 		stamp_page(m + i * PG, i ^ 0x55);
-	CHECK(madvise(m, PMD, MADV_DONTNEED) == 0, "whole pmd");
-	CHECK(madvise(m + PMD, PMD / 2, MADV_FREE) == 0, "free");
+	REQUIRE(madvise(m, PMD, MADV_DONTNEED) == 0, "whole pmd");
+	REQUIRE(madvise(m + PMD, PMD / 2, MADV_FREE) == 0, "free");
 	char *q = mremap(m + PMD, PMD, 2 * PMD, MREMAP_MAYMOVE);
-	CHECK(q != MAP_FAILED, "mremap");
+	REQUIRE(q != MAP_FAILED, "mremap");
 	for (size_t i = 256; i < 512; i++)
-		CHECK(page_state(q + i * PG, (512 + i) ^ 0x55) == 1, "moved");
-	CHECK(munmap(q, 2 * PMD) == 0 && munmap(m, PMD) == 0, "munmap");
+		REQUIRE(page_state(q + i * PG, (512 + i) ^ 0x55) == 1, "moved");
+	REQUIRE(munmap(q, 2 * PMD) == 0 && munmap(m, PMD) == 0, "munmap");
 	return 0;
 }
 
 static void wait_ok(pid_t pid, const char *what)
 {
 	int st;
-	CHECK(waitpid(pid, &st, 0) == pid, "waitpid");
-	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	REQUIRE(waitpid(pid, &st, 0) == pid, "waitpid");
+	REQUIRE(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	      "%s child: status %#x (signal %d)", what, st,
 	      WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
@@ -99,23 +99,23 @@ int main(int argc, char **argv)
 	pthread_t bg[NBG];
 
 	arm_watchdog(120);
-	inherited = map_aligned(INHERIT_PAGES * PG);
+	inherited = map_pmd_aligned(INHERIT_PAGES * PG);
 	for (size_t i = 0; i < INHERIT_PAGES; i++)
 		stamp_page(inherited + i * PG, i);
 	for (uintptr_t i = 0; i < NBG; i++)
-		CHECK(pthread_create(&bg[i], NULL, background, (void *)i) == 0,
+		REQUIRE(pthread_create(&bg[i], NULL, background, (void *)i) == 0,
 		      "pthread_create");
 
 	for (int r = 0; r < rounds; r++) {
 		fflush(NULL);
 		pid_t pid = fork();
-		CHECK(pid >= 0, "fork");
+		REQUIRE(pid >= 0, "fork");
 		if (pid == 0)
 			exit(child_work(inherited));
 		wait_ok(pid, "fork");
 
 		pid = fork();
-		CHECK(pid >= 0, "fork");
+		REQUIRE(pid >= 0, "fork");
 		if (pid == 0) {
 			execl("/proc/self/exe", argv[0], "--child", (char *)NULL);
 			_exit(127);
@@ -123,7 +123,7 @@ int main(int argc, char **argv)
 		wait_ok(pid, "fork+exec");
 
 		char *cargv[] = { argv[0], "--child", NULL };
-		CHECK(posix_spawn(&pid, "/proc/self/exe", NULL, NULL, cargv,
+		REQUIRE(posix_spawn(&pid, "/proc/self/exe", NULL, NULL, cargv,
 				  environ) == 0, "posix_spawn");
 		wait_ok(pid, "posix_spawn");
 	}
@@ -131,7 +131,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NBG; i++)
 		pthread_join(bg[i], NULL);
 	for (size_t i = 0; i < INHERIT_PAGES; i++)
-		CHECK(page_state(inherited + i * PG, i) == 1, "parent page %zu", i);
+		REQUIRE(page_state(inherited + i * PG, i) == 1, "parent page %zu", i);
 	printf("fork_purge: %d rounds of fork, fork+exec and posix_spawn, "
 	       "all children exited 0\n", rounds);
 	return 0;

@@ -49,15 +49,15 @@ static void verify(struct purger *p, size_t k)
 	int s = page_state(page_of(p->id, k), p->tag[k]);
 	switch (p->state[k]) {
 	case ZERO:
-		CHECK(s == 0, "thread %d page %zu: purged page not zero (%d)",
+		REQUIRE(s == 0, "thread %d page %zu: purged page not zero (%d)",
 		      p->id, k, s);
 		break;
 	case DATA:
-		CHECK(s == 1, "thread %d page %zu: live data lost (%d)",
+		REQUIRE(s == 1, "thread %d page %zu: live data lost (%d)",
 		      p->id, k, s);
 		break;
 	default:
-		CHECK(s >= 0, "thread %d page %zu: lazily freed page corrupt",
+		REQUIRE(s >= 0, "thread %d page %zu: lazily freed page corrupt",
 		      p->id, k);
 		if (s == 0)	/* once dropped it stays zero until written */
 			p->state[k] = ZERO;
@@ -69,7 +69,7 @@ static void purge(struct purger *p, size_t k0, size_t n, int advice)
 {
 	/* Owned pages are contiguous within a chunk: k0..k0+n-1 must not
 	 * cross a chunk boundary. */
-	CHECK(madvise(page_of(p->id, k0), n * PG, advice) == 0,
+	REQUIRE(madvise(page_of(p->id, k0), n * PG, advice) == 0,
 	      "madvise %d", advice);
 	for (size_t k = k0; k < k0 + n; k++)
 		p->state[k] = advice == MADV_DONTNEED ? ZERO :
@@ -139,22 +139,22 @@ static void *churn_main(void *arg)
 		for (size_t i = 0; i < np; i++)
 			stamp_page(m + i * PG, i + r);
 		if (np > 4) {	/* punch a hole in the middle */
-			CHECK(munmap(m + PG, 2 * PG) == 0, "munmap middle");
-			CHECK(madvise(m + 3 * PG, PG, MADV_DONTNEED) == 0, "dn");
-			CHECK(page_state(m + 3 * PG, 3 + r) == 0, "not zero");
+			REQUIRE(munmap(m + PG, 2 * PG) == 0, "munmap middle");
+			REQUIRE(madvise(m + 3 * PG, PG, MADV_DONTNEED) == 0, "dn");
+			REQUIRE(page_state(m + 3 * PG, 3 + r) == 0, "not zero");
 			stamp_page(m + 3 * PG, 3 + r);
-			CHECK(munmap(m, PG) == 0, "munmap head");
+			REQUIRE(munmap(m, PG) == 0, "munmap head");
 			m += 3 * PG;
 			np -= 3;
 		}
 		char *q = mremap(m, np * PG, 2 * np * PG, MREMAP_MAYMOVE);
-		CHECK(q != MAP_FAILED, "mremap grow");
+		REQUIRE(q != MAP_FAILED, "mremap grow");
 		size_t first = (size_t)(r % 1024) + 1 > 4 ? 3 : 0;
 		for (size_t i = 0; i < np; i++)
-			CHECK(page_state(q + i * PG, i + first + r) == 1,
+			REQUIRE(page_state(q + i * PG, i + first + r) == 1,
 			      "moved page %zu lost", i);
-		CHECK(madvise(q, 2 * np * PG, MADV_FREE) == 0, "free");
-		CHECK(munmap(q, 2 * np * PG) == 0, "munmap");
+		REQUIRE(madvise(q, 2 * np * PG, MADV_FREE) == 0, "free");
+		REQUIRE(munmap(q, 2 * np * PG) == 0, "munmap");
 	}
 	return NULL;
 }
@@ -166,21 +166,21 @@ int main(int argc, char **argv)
 	pthread_t churn[NCHURN];
 
 	arm_watchdog((unsigned)secs + 60);
-	region = map_aligned(REGION);
+	region = map_pmd_aligned(REGION);
 	deadline = now_s() + secs;
 	for (int i = 0; i < NPURGERS; i++) {
 		p[i].id = i;
-		CHECK(pthread_create(&p[i].th, NULL, purger_main, &p[i]) == 0,
+		REQUIRE(pthread_create(&p[i].th, NULL, purger_main, &p[i]) == 0,
 		      "pthread_create");
 	}
 	for (uintptr_t i = 0; i < NCHURN; i++)
-		CHECK(pthread_create(&churn[i], NULL, churn_main,
+		REQUIRE(pthread_create(&churn[i], NULL, churn_main,
 				     (void *)i) == 0, "pthread_create");
 	for (int i = 0; i < NPURGERS; i++)
 		pthread_join(p[i].th, NULL);
 	for (int i = 0; i < NCHURN; i++)
 		pthread_join(churn[i], NULL);
-	CHECK(munmap(region, REGION) == 0, "munmap region");
+	REQUIRE(munmap(region, REGION) == 0, "munmap region");
 	printf("purge_storm: %lu operations, %lu sweeps, all pages verified\n",
 	       (unsigned long)total_ops, (unsigned long)total_sweeps);
 	return 0;

@@ -32,13 +32,13 @@ static void handler(int sig)
 	(void)sig;
 	if (!hpage)
 		return;
-	CHECK(madvise(hpage, PG, MADV_DONTNEED) == 0, "handler madvise");
-	CHECK(page_state(hpage, 9) == 0, "handler page not purged");
+	REQUIRE(madvise(hpage, PG, MADV_DONTNEED) == 0, "handler madvise");
+	REQUIRE(page_state(hpage, 9) == 0, "handler page not purged");
 	stamp_page(hpage, 9);
 	void *m = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	CHECK(m != MAP_FAILED, "handler mmap");
-	CHECK(munmap(m, 2 * PG) == 0, "handler munmap");
+	REQUIRE(m != MAP_FAILED, "handler mmap");
+	REQUIRE(munmap(m, 2 * PG) == 0, "handler munmap");
 	atomic_fetch_add(&handled, 1);
 	errno = saved;
 }
@@ -46,7 +46,7 @@ static void handler(int sig)
 static void *worker(void *arg)
 {
 	uint64_t seed = 5 + (uintptr_t)arg;
-	char *w = map_aligned(PMD);
+	char *w = map_pmd_aligned(PMD);
 	char *h = map_anon(PG);
 	stamp_page(h, 9);
 	hpage = h;
@@ -55,18 +55,18 @@ static void *worker(void *arg)
 	while (now_s() < deadline) {
 		size_t i = rnd(&seed) % (WPAGES - 4);
 		errno = 0;
-		CHECK(madvise(w + i * PG, 4 * PG, MADV_DONTNEED) == 0,
+		REQUIRE(madvise(w + i * PG, 4 * PG, MADV_DONTNEED) == 0,
 		      "madvise errno %d", errno);
 		for (size_t k = i; k < i + 4; k++) {
-			CHECK(page_state(w + k * PG, k) == 0, "not zero");
+			REQUIRE(page_state(w + k * PG, k) == 0, "not zero");
 			stamp_page(w + k * PG, k);
 		}
-		CHECK(madvise(w + PMD / 2, PMD / 2, MADV_FREE) == 0, "free");
+		REQUIRE(madvise(w + PMD / 2, PMD / 2, MADV_FREE) == 0, "free");
 		char *m = map_anon(8 * PG);
-		CHECK(munmap(m, 8 * PG) == 0, "munmap");
+		REQUIRE(munmap(m, 8 * PG) == 0, "munmap");
 	}
 	for (size_t i = 0; i < WPAGES; i++)
-		CHECK(page_state(w + i * PG, i) == 1, "page %zu lost", i);
+		REQUIRE(page_state(w + i * PG, i) == 1, "page %zu lost", i);
 	return NULL;
 }
 
@@ -81,11 +81,11 @@ int main(int argc, char **argv)
 	sa.sa_handler = handler;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0, "sigaction");
+	REQUIRE(sigaction(SIGUSR1, &sa, NULL) == 0, "sigaction");
 
 	deadline = now_s() + secs;
 	for (uintptr_t i = 0; i < NWORK; i++)
-		CHECK(pthread_create(&th[i], NULL, worker, (void *)i) == 0,
+		REQUIRE(pthread_create(&th[i], NULL, worker, (void *)i) == 0,
 		      "pthread_create");
 	long sent = 0;
 	while (now_s() < deadline) {

@@ -32,7 +32,7 @@ int __ptreclaim_inside(void) __attribute__((weak));
 
 static void assert_outside(const char *where)
 {
-	CHECK(!__ptreclaim_inside || !__ptreclaim_inside(),
+	REQUIRE(!__ptreclaim_inside || !__ptreclaim_inside(),
 	      "%s: thread is still marked inside the shim: it was cancelled "
 	      "at a cancellation point on the shim's interposed path", where);
 }
@@ -49,10 +49,10 @@ static char *short_work(uint64_t seed)
 	char *m = map_anon(np * PG);
 	for (size_t i = 0; i < np; i++)
 		stamp_page(m + i * PG, seed + i);
-	CHECK(madvise(m, (np / 2 + 1) * PG, MADV_DONTNEED) == 0, "dn");
+	REQUIRE(madvise(m, (np / 2 + 1) * PG, MADV_DONTNEED) == 0, "dn");
 	for (size_t i = np / 2 + 1; i < np; i++)
-		CHECK(page_state(m + i * PG, seed + i) == 1, "page %zu", i);
-	CHECK(madvise(m, np * PG, MADV_FREE) == 0, "free");
+		REQUIRE(page_state(m + i * PG, seed + i) == 1, "page %zu", i);
+	REQUIRE(madvise(m, np * PG, MADV_FREE) == 0, "free");
 	return m;
 }
 
@@ -62,14 +62,14 @@ static void tsd_destructor(void *v)
 	assert_outside("key destructor");
 	uint64_t seed = (uintptr_t)v;
 	char *m = short_work(seed);
-	CHECK(munmap(m, (1 + seed % 64) * PG) == 0, "munmap in destructor");
+	REQUIRE(munmap(m, (1 + seed % 64) * PG) == 0, "munmap in destructor");
 	atomic_fetch_add(&exits, 1);
 }
 
 static void __attribute__((noinline)) exit_nested(uint64_t seed)
 {
 	char *m = short_work(seed);
-	CHECK(munmap(m, (1 + seed % 64) * PG) == 0, "munmap");
+	REQUIRE(munmap(m, (1 + seed % 64) * PG) == 0, "munmap");
 	atomic_fetch_add(&exits, 1);
 	pthread_exit(NULL);
 }
@@ -77,7 +77,7 @@ static void __attribute__((noinline)) exit_nested(uint64_t seed)
 static void cleanup_unmap(void *m)
 {
 	assert_outside("cancellation cleanup");
-	CHECK(munmap(m, 4 * PG) == 0, "munmap in cleanup");
+	REQUIRE(munmap(m, 4 * PG) == 0, "munmap in cleanup");
 	atomic_fetch_add(&exits, 1);
 }
 
@@ -87,7 +87,7 @@ static void *short_main(void *arg)
 	switch (seed % 5) {
 	case 0: {
 		char *m = short_work(seed);
-		CHECK(munmap(m, (1 + seed % 64) * PG) == 0, "munmap");
+		REQUIRE(munmap(m, (1 + seed % 64) * PG) == 0, "munmap");
 		atomic_fetch_add(&exits, 1);
 		return NULL;
 	}
@@ -102,7 +102,7 @@ static void *short_main(void *arg)
 		char *m = map_anon(4 * PG);
 		pthread_cleanup_push(cleanup_unmap, m);
 		for (;;) {
-			CHECK(madvise(m, 4 * PG, MADV_DONTNEED) == 0, "dn");
+			REQUIRE(madvise(m, 4 * PG, MADV_DONTNEED) == 0, "dn");
 			m[0] = 1;
 			pthread_testcancel();
 		}
@@ -111,7 +111,7 @@ static void *short_main(void *arg)
 	}
 	default: {
 		char *m = short_work(seed);
-		CHECK(munmap(m, (1 + seed % 64) * PG) == 0, "munmap");
+		REQUIRE(munmap(m, (1 + seed % 64) * PG) == 0, "munmap");
 		atomic_fetch_add(&detached_done, 1);
 		return NULL;
 	}
@@ -127,13 +127,13 @@ static void *long_main(void *arg)
 		stamp_page(mine + i * PG, i);
 	while (!atomic_load(&stop)) {
 		size_t i = rnd(&seed) % (per - 16);
-		CHECK(madvise(mine + i * PG, 16 * PG, MADV_DONTNEED) == 0, "dn");
+		REQUIRE(madvise(mine + i * PG, 16 * PG, MADV_DONTNEED) == 0, "dn");
 		for (size_t k = i; k < i + 16; k++) {
-			CHECK(page_state(mine + k * PG, k) == 0, "not zero");
+			REQUIRE(page_state(mine + k * PG, k) == 0, "not zero");
 			stamp_page(mine + k * PG, k);
 		}
 		size_t j = rnd(&seed) % per;
-		CHECK(page_state(mine + j * PG, j) == 1, "lost page %zu", j);
+		REQUIRE(page_state(mine + j * PG, j) == 1, "lost page %zu", j);
 		usleep(20);	/* leave the CPUs to the threads coming and going */
 	}
 	return NULL;
@@ -146,15 +146,15 @@ int main(int argc, char **argv)
 	long detached = 0, created = 0;
 
 	arm_watchdog(120);
-	CHECK(pthread_key_create(&key, tsd_destructor) == 0, "key");
-	shared = map_aligned(SHARED);
+	REQUIRE(pthread_key_create(&key, tsd_destructor) == 0, "key");
+	shared = map_pmd_aligned(SHARED);
 	for (uintptr_t i = 0; i < NLONG; i++)
-		CHECK(pthread_create(&lt[i], NULL, long_main, (void *)i) == 0,
+		REQUIRE(pthread_create(&lt[i], NULL, long_main, (void *)i) == 0,
 		      "create");
 	for (long n = 0; n < total; n += LIVE) {
 		for (int i = 0; i < LIVE; i++) {
 			uintptr_t seed = (uintptr_t)(n + i) * 7919 + 1;
-			CHECK(pthread_create(&live[i], NULL, short_main,
+			REQUIRE(pthread_create(&live[i], NULL, short_main,
 					     (void *)seed) == 0, "create");
 			created++;
 			if (seed % 5 == 4) {
@@ -169,7 +169,7 @@ int main(int argc, char **argv)
 				continue;
 			if (seed % 5 == 3)
 				pthread_cancel(live[i]);
-			CHECK(pthread_join(live[i], NULL) == 0, "join");
+			REQUIRE(pthread_join(live[i], NULL) == 0, "join");
 		}
 	}
 	while (atomic_load(&detached_done) < detached)

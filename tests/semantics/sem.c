@@ -33,14 +33,6 @@ static void putf(const char *fmt, ...)
 	va_end(ap);
 }
 
-void die(const char *what)
-{
-	/* A setup failure is a broken test, never a result: stop loudly. */
-	fprintf(stderr, "semantics: setup failed: %s: %s\n", what,
-		strerror(errno));
-	exit(2);
-}
-
 /* Reset the work area to one PROT_NONE reservation, so every case starts
  * from the same layout whatever the previous case left behind. */
 static void reset_work(void)

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
+#include "check.h"	/* PG, PMD, die */
+
 /* Values from the 6.1 uapi headers that glibc 2.36's <sys/mman.h> lacks. */
 #ifndef MADV_SOFT_OFFLINE
 #define MADV_SOFT_OFFLINE 101
@@ -31,8 +33,6 @@
 #define MAP_UNINITIALIZED 0x4000000
 #endif
 
-#define PG ((size_t)4096)
-#define PMD ((size_t)2 << 20)
 /* The work area: reset to a PROT_NONE reservation before every case. */
 #define WORK_SIZE ((size_t)64 << 20)
 /* Past the work area: a zone for sealed mappings, which can never go away. */
@@ -81,7 +81,6 @@ void hole(size_t off, size_t len);
 /* Non-zero if no mapping intersects [p, p+len): gates the cases whose huge
  * ranges would destroy whatever lies there. */
 int range_empty(const void *p, size_t len);
-void die(const char *what);
 
 /* Advice names, for loops over every advice. */
 struct advice { int num; const char *name; };

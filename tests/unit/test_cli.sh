@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Unit test: the launcher.  Usage: test_cli.sh PTRECLAIM-BINARY SHIM-PATH
+# Unit test: the launcher.  Usage: test_cli.sh PTRECLAIM-BINARY JEMALLOC-LIB
+# (any library path will do for JEMALLOC-LIB: it is only passed along)
 set -u
-cli=$1
+cli=$1 je=$2
 fail=0
 check() { # name expected-status actual-status
 	if [ "$2" != "$3" ]; then echo "FAIL $1: status $3, expected $2"; fail=1; fi
@@ -14,8 +15,8 @@ grep -q '^ptreclaim: vmpte_kb start=' <<<"$out" || { echo "FAIL --stats printed 
 out=$("$cli" run -- sh -c 'echo "$LD_PRELOAD"' 2>&1)
 case "$out" in *libptreclaim.so*) ;; *) echo "FAIL shim not in LD_PRELOAD: $out"; fail=1;; esac
 
-out=$(LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 "$cli" run -- sh -c 'echo "$LD_PRELOAD"' 2>&1)
-case "$out" in *libptreclaim.so:/usr/lib/x86_64-linux-gnu/libjemalloc.so.2) ;;
+out=$(LD_PRELOAD=$je "$cli" run -- sh -c 'echo "$LD_PRELOAD"' 2>&1)
+case "$out" in *libptreclaim.so:"$je") ;;
 	*) echo "FAIL existing LD_PRELOAD dropped: $out"; fail=1;; esac
 
 "$cli" run -- /nonexistent/command 2>/dev/null; check "missing command" 127 $?

@@ -10,17 +10,6 @@
 #include "check.h"
 #include "internal.h"
 
-#define MIB (1UL << 20)
-
-static uintptr_t aligned_area(size_t len)
-{
-	char *p = mmap(NULL, len + PR_PMD_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	CHECK(p != MAP_FAILED);
-	return ((uintptr_t)p + PR_PMD_SIZE - 1) & ~(PR_PMD_SIZE - 1);
-}
-
 static void test_marking(uintptr_t a)
 {
 	uint64_t t0 = pr_ledger_tracked(), f0 = pr_ledger_full();
@@ -137,7 +126,7 @@ static void test_threads(void)
 
 int main(void)
 {
-	uintptr_t a = aligned_area(8 * MIB);
+	uintptr_t a = (uintptr_t)map_pmd_aligned(8 * MIB);
 
 	CHECK(pr_ready);
 	test_marking(a);
