@@ -4,7 +4,7 @@
  * hint:on, hint_min:4M; hint:off with argument "off"; the split after a
  * zap with argument "split", and hint_split:0 with "nosplit"; the
  * default, hint:auto, with argument "auto": hints unless a virtio balloon
- * reports free pages).  Checks VMA flags (smaps VmFlags hg/nh),
+ * reports free pages; threads, signals and forks with argument "race").  Checks VMA flags (smaps VmFlags hg/nh),
  * placement, VMA counts and data, never timing.  Exits 77 where THP can't be hinted (enabled not madvise), and
  * the split tests where the mapping got no huge page or the kernel is
  * older than 6.12 (RSS can't show the split there).
@@ -15,12 +15,15 @@
  * allocator's.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -305,12 +308,177 @@ static void unmap_and_errors(void)
 	CHECK(munmap(p, 4 * MIB) == 0 && munmap(q, 8 * MIB) == 0);
 }
 
+/*
+ * race: hinting under concurrency (hint.c keeps no lock).  Purger threads
+ * purge 64 KiB pieces of the regions all the time, which stops them;
+ * two unmapper threads meanwhile replace pieces of the same regions
+ * (MAP_FIXED "victims": head, middle, tail; some with the program's own
+ * MADV_HUGEPAGE) and then whole regions; signal handlers purge and remap
+ * beside them; the main thread forks (fork and _Fork) and the children
+ * map, remap and purge.  A victim must never get "nh": that would be a
+ * stop issued over memory that was no longer the region's.  Addresses
+ * the test used are never unmapped, only replaced (PROT_NONE), so no
+ * purge can reach memory the process has since used for something else.
+ */
+#define RACE_SLOTS 8
+#define RACE_LEN (12 * MIB)
+#define RACE_ROUNDS 40
+
+static unsigned char *race_base[RACE_SLOTS];
+static int race_done;
+static unsigned long race_bad, race_nh, race_hg;
+
+static unsigned race_rnd(unsigned *s)
+{
+	*s = *s * 1103515245u + 12345u;
+	return *s >> 8;
+}
+
+static void fine_purge(unsigned *seed)
+{
+	unsigned char *p = __atomic_load_n(&race_base[race_rnd(seed) % RACE_SLOTS],
+					   __ATOMIC_ACQUIRE);
+	size_t off = (race_rnd(seed) % (RACE_LEN / (64 * 1024))) * 64 * 1024;
+
+	madvise(p + off, 64 * 1024, MADV_DONTNEED);
+}
+
+static void on_usr1(int sig)
+{
+	static __thread unsigned seed = 7;
+	static __thread unsigned char *scratch;
+	int err = errno;
+
+	(void)sig;
+	fine_purge(&seed);
+	if (!scratch)
+		scratch = mmap(NULL, MIB, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (scratch != MAP_FAILED)
+		mmap(scratch, MIB, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	errno = err;
+}
+
+static void *purger(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+
+	while (!__atomic_load_n(&race_done, __ATOMIC_RELAXED))
+		fine_purge(&seed);
+	return NULL;
+}
+
+static void replace(void *at, size_t len, int prot)
+{
+	if (mmap(at, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+		 0) != at)
+		__atomic_add_fetch(&race_bad, 1, __ATOMIC_RELAXED);
+}
+
+/* Victims in the region at slot i, then the whole region replaced by a
+ * fresh one; the victims are checked first. */
+static void race_round(int i, unsigned round)
+{
+	unsigned char *p = race_base[i], *q;
+	size_t at[3] = { 0, 4 * MIB, RACE_LEN - 2 * MIB };
+
+	for (int v = 0; v < 3; v++) {
+		replace(p + at[v], 2 * MIB, v == 1 ? PROT_NONE : PROT_READ | PROT_WRITE);
+		if ((round + (unsigned)v) & 1)
+			madvise(p + at[v], 2 * MIB, MADV_HUGEPAGE);
+	}
+	for (int v = 0; v < 3; v++)
+		if (has(p + at[v], "nh"))
+			__atomic_add_fetch(&race_bad, 1, __ATOMIC_RELAXED);
+	race_nh += has(p + 8 * MIB, "nh");
+	replace(p, RACE_LEN, PROT_NONE);	/* never unmapped: see above */
+	q = map(RACE_LEN);
+	race_hg += has(q, "hg") || has(q, "nh");
+	__atomic_store_n(&race_base[i], q, __ATOMIC_RELEASE);
+}
+
+static void *unmapper(void *arg)
+{
+	int first = (int)(uintptr_t)arg;
+
+	for (unsigned round = 0; round < RACE_ROUNDS; round++)
+		for (int i = first; i < RACE_SLOTS; i += 2)
+			race_round(i, round);
+	return NULL;
+}
+
+/* A child of a process in the middle of all that: its own maps, remaps
+ * and purges must neither hang (alarm) nor fail. */
+static void race_child(void)
+{
+	unsigned seed = 99;
+
+	alarm(20);
+	for (int i = 0; i < RACE_SLOTS; i++) {
+		replace(race_base[i], RACE_LEN, PROT_NONE);
+		race_base[i] = mmap(NULL, RACE_LEN, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (race_base[i] == MAP_FAILED)
+			_exit(2);
+	}
+	for (int n = 0; n < 2000; n++)
+		fine_purge(&seed);
+	_exit(race_bad ? 3 : 0);
+}
+
+static void race_forks(pthread_t *purgers, int np, pthread_t *unmappers)
+{
+	for (int n = 0; !__atomic_load_n(&race_done, __ATOMIC_RELAXED); n++) {
+		pid_t pid;
+		int status = -1;
+
+		for (int k = 0; k < np; k++)
+			pthread_kill(purgers[k], SIGUSR1);
+		usleep(2000);
+		if (n % 25)
+			continue;
+		pid = n % 50 ? fork() : _Fork();
+		if (pid == 0)
+			race_child();
+		CHECK(pid > 0 && waitpid(pid, &status, 0) == pid &&
+		      WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		if (pthread_tryjoin_np(unmappers[0], NULL) == 0 &&
+		    pthread_join(unmappers[1], NULL) == 0)
+			__atomic_store_n(&race_done, 1, __ATOMIC_RELAXED);
+	}
+}
+
+static void race(void)
+{
+	pthread_t purgers[2], unmappers[2];
+
+	signal(SIGUSR1, on_usr1);
+	for (int i = 0; i < RACE_SLOTS; i++)
+		race_base[i] = map(RACE_LEN);
+	for (int k = 0; k < 2; k++) {
+		CHECK(pthread_create(&purgers[k], NULL, purger,
+				     (void *)(uintptr_t)(k + 1)) == 0);
+		CHECK(pthread_create(&unmappers[k], NULL, unmapper,
+				     (void *)(uintptr_t)k) == 0);
+	}
+	race_forks(purgers, 2, unmappers);
+	for (int k = 0; k < 2; k++)
+		CHECK(pthread_join(purgers[k], NULL) == 0);
+	printf("race: %d rounds, %lu of %d regions stopped when replaced, %lu hinted\n",
+	       RACE_ROUNDS * RACE_SLOTS, race_nh, RACE_ROUNDS * RACE_SLOTS,
+	       race_hg);
+	CHECK(race_bad == 0);
+	CHECK(race_nh > 0 && race_hg == RACE_ROUNDS * RACE_SLOTS);
+}
+
 int main(int argc, char **argv)
 {
 	int off = argc > 1 && !strcmp(argv[1], "off");
 	int split = argc > 1 && !strcmp(argv[1], "split");
 	int nosplit = argc > 1 && !strcmp(argv[1], "nosplit");
 	int def = argc > 1 && !strcmp(argv[1], "auto");
+	int races = argc > 1 && !strcmp(argv[1], "race");
 	char buf[64] = "";
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
 
@@ -327,6 +495,8 @@ int main(int argc, char **argv)
 		bounded(!fpr);
 	} else if (off) {
 		bounded(0);
+	} else if (races) {
+		race();
 	} else if (split || nosplit) {
 		split_after_zap(split);
 	} else {
