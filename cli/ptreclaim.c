@@ -7,9 +7,8 @@
  *   ptreclaim sweep --pid PID | --all
  *
  * run puts libptreclaim.so in front of LD_PRELOAD (keeping what is there)
- * and execs CMD, so CMD's exit status is ptreclaim's.  probe runs the
- * shim's own capability probes (shim/caps.c, the same code) in this process
- * and says what the shim would do here.
+ * and execs CMD, so CMD's exit status is ptreclaim's.  probe (probe.c)
+ * and sweep (sweep.c) live in their own files.
  */
 #include <errno.h>
 #include <limits.h>

@@ -9,20 +9,23 @@
  * allocator's commit returns.  The allocator commits before it touches
  * decommitted memory, so while a region's lock is held and all 512 of its
  * pages are marked, no byte in it is in use, and one aligned MADV_DONTNEED
- * over it frees its page table (on kernels that do that, see probe.c)
- * without destroying anything.
+ * over it frees its page table without destroying anything (on kernels
+ * that free tables so: platform/pt_reclaim_probe.c).
  *
  * Layout: a two-level radix over the 47-bit user address space.  The top
  * level is static; a leaf covers 16 GiB and is mapped on first use, so
  * lookups never allocate through malloc and never block.  Leaves are never
  * freed: a hook may still be running on one.
  *
- * Locks are one word per region, spun on (with sched_yield): every hold is
- * a few bit operations, or one madvise over a region whose pages are all
- * gone already.  Each lock word carries an epoch, so a child after fork
- * can declare every lock held by a vanished thread free by bumping it.
+ * Locks are one word per region (a brief spin, then a futex): every hold
+ * is a few bit operations, or one madvise over a region whose pages are
+ * all gone already.  Each lock word carries an epoch, so a child after
+ * fork can declare every lock held by a vanished thread free by bumping
+ * it.
  */
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "bitmap.h"
 #include "core.h"
@@ -43,7 +46,7 @@ enum {
 
 struct dcm_region {
 	uint64_t bits[PR_BITMAP_WORDS];	/* decommitted pages */
-	uint32_t lock;			/* epoch << 1 | 1 while held */
+	uint32_t lock;			/* epoch << 2, waiters 2, held 1 */
 	uint32_t gen;			/* bits are void unless == dcm_gen */
 	uint32_t flags;
 	uint32_t pad;
@@ -83,23 +86,52 @@ static struct dcm_region *region_at(uintptr_t idx, bool create)
 	return leaf ? &leaf[idx & (DCM_LEAF_N - 1)] : NULL;
 }
 
+#define LOCK_HELD	1u
+#define LOCK_WAITERS	2u
+#define LOCK_EPOCH(w)	((w) >> 2)
+
+static void futex(uint32_t *word, int op, uint32_t val)
+{
+	struct timespec ts = { 0, 10000000 };	/* a wake is never lost for long */
+
+	pr_sys(SYS_futex, (long)word, op, val,
+	       op == FUTEX_WAIT_PRIVATE ? (long)&ts : 0, 0, 0);
+}
+
+/*
+ * Held for a few bit operations, or for the one madvise that reclaims a
+ * fully decommitted region: a commit of that region must wait for it (the
+ * zap must be over before jemalloc writes), so a waiter spins briefly,
+ * then sleeps on a futex.  A lock of an older epoch was held by a thread
+ * that fork did not copy: it counts as free.
+ */
 static void region_lock(struct dcm_region *r)
 {
 	uint32_t epoch = __atomic_load_n(&lock_epoch, __ATOMIC_RELAXED);
-	uint32_t mine = epoch << 1 | 1;
+	uint32_t mine = epoch << 2 | LOCK_HELD;
 
 	for (unsigned spins = 0;; spins++) {
 		uint32_t w = __atomic_load_n(&r->lock, __ATOMIC_RELAXED);
 
-		if ((!(w & 1) || w >> 1 != epoch) &&
+		if ((!(w & LOCK_HELD) || LOCK_EPOCH(w) != epoch) &&
 		    __atomic_compare_exchange_n(&r->lock, &w, mine, false,
 						__ATOMIC_ACQUIRE,
 						__ATOMIC_RELAXED))
 			break;
-		if (spins < 64)
+		if (!(w & LOCK_HELD) || LOCK_EPOCH(w) != epoch)
+			continue;
+		if (spins < 64) {
 			pr_cpu_relax();
-		else
-			pr_sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+			continue;
+		}
+		if ((w & LOCK_WAITERS) ||
+		    __atomic_compare_exchange_n(&r->lock, &w, w | LOCK_WAITERS,
+						false, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED))
+			futex(&r->lock, FUTEX_WAIT_PRIVATE, w | LOCK_WAITERS);
+		/* Whoever takes it after a wait keeps the waiters bit: the
+		 * others may still sleep. */
+		mine |= LOCK_WAITERS;
 	}
 	/* Bits from before a detach or re-attach say nothing now. */
 	if (r->gen != __atomic_load_n(&dcm_gen, __ATOMIC_RELAXED)) {
@@ -111,10 +143,10 @@ static void region_lock(struct dcm_region *r)
 
 static void region_unlock(struct dcm_region *r)
 {
-	__atomic_store_n(&r->lock, 0, __ATOMIC_RELEASE);
+	if (__atomic_exchange_n(&r->lock, 0, __ATOMIC_RELEASE) & LOCK_WAITERS)
+		futex(&r->lock, FUTEX_WAKE_PRIVATE, INT32_MAX);
 }
 
-/* Pages [first, last] of the region at base that [start, end) covers. */
 /* Adjacent regions, all fully decommitted and locked, to reclaim at once. */
 struct run {
 	uintptr_t base;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * adapter_jemalloc.c - extent hooks that let jemalloc's purges free page
+ * jemalloc.c - extent hooks that let jemalloc's purges free page
  * tables, safely.
  *
  * jemalloc gives extents back by trying decommit before purge_forced, and it
@@ -411,7 +411,7 @@ static bool arena_exists(unsigned i)
 /*
  * Eager: every automatic arena, created now with our hooks (writing an
  * absent automatic arena's hooks creates it).  Lazy: the arenas that exist;
- * each thread started later hooks the arena it picks (thread_start.c).
+ * each thread started later hooks the arena it picks (jemalloc_threads.c).
  */
 static int hook_arenas(unsigned n, bool eager)
 {

@@ -34,7 +34,12 @@ static const char *advice_unavailable(const struct pr_caps *caps,
 	if (caps->advice <= 0)
 		return "kernel offers no MADV_RECLAIM_PT (no /sys/kernel/mm/reclaim_pt/advice)";
 	*by_conf = !conf->advice;
-	return *by_conf ? "advice:off in PTRECLAIM_CONF" : NULL;
+	if (*by_conf)
+		return "advice:off in PTRECLAIM_CONF";
+	/* A filter may kill the process for a call it does not expect. */
+	if (caps->seccomp != 0)
+		return "seccomp filter: the worker's calls might be refused or kill the process";
+	return NULL;
 }
 
 static const char *jemalloc_unavailable(const struct pr_caps *caps,
