@@ -32,8 +32,12 @@ static const struct pr_conf_choice hint_modes[] = {
 	{ "off", PR_HINT_OFF }, { "auto", PR_HINT_AUTO }, { "on", PR_HINT_ON },
 	{ "always", PR_HINT_ALWAYS }, { NULL, 0 }
 };
-static const struct pr_conf_choice hint_scopes[] = {
+static const struct pr_conf_choice scopes[] = {
 	{ "allocator", 0 }, { "all", 1 }, { NULL, 0 }
+};
+static const struct pr_conf_choice fence_modes[] = {
+	{ "auto", PR_FENCE_AUTO }, { "on", PR_FENCE_ON }, { "off", PR_FENCE_OFF },
+	{ NULL, 0 }
 };
 
 /* The field f of struct pr_conf, which must be of type t (a compile error
@@ -79,14 +83,16 @@ static const struct pr_conf_key keys[] = {
 	/* From one PMD (2 MiB) up. */
 	SIZE("hint_min", hint_min, 2 * MiB, 64 * GiB, "8M",
 	     "smallest allocator mapping hinted"),
-	ENUM("hint_scope", hint_all, bool, hint_scopes, "allocator",
+	ENUM("hint_scope", hint_all, bool, scopes, "allocator",
 	     "`all`: every caller's large mappings, not only the allocator's"),
 	BOOL("hint_align", hint_align, "1",
 	     "move isolated large mappings to a 2 MiB boundary"),
 	BOOL("hint_split", hint_split, "1",
 	     "split a huge page that a `MADV_DONTNEED` cut into (`MADV_COLD` on one page next to it), so its unmapped and unwritten pages are freed"),
-	ENUM("fence", fence, bool, auto_off, "auto",
-	     "the userfaultfd fence ([docs/fence.md](docs/fence.md)) where it can run"),
+	ENUM("fence", fence, int, fence_modes, "auto",
+	     "the userfaultfd fence ([docs/fence.md](docs/fence.md)): `on` runs it where it can run; `auto` keeps it off, since its guarantee has known holes"),
+	ENUM("fence_scope", fence_all, bool, scopes, "allocator",
+	     "`allocator`: only mappings the allocator made and the brk heap; `all`: every private anonymous mapping"),
 	UINT("fence_delay_ms", fence_delay_ms, 0, 60000, "milliseconds", "500",
 	     "a region must stay quiet this long before it is fenced"),
 	UINT("fence_rate", fence_rate, 1, 1000000, "windows per second",

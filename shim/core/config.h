@@ -21,7 +21,8 @@ struct pr_conf {
 	unsigned profile_top;	/* call sites in the report */
 	bool jemalloc;		/* attach the jemalloc adapter at start */
 	/* the userfaultfd fence (reclaim_fence.c) */
-	bool fence;		/* fence:auto (true) or fence:off */
+	int fence;		/* PR_FENCE_OFF, _AUTO or _ON */
+	bool fence_all;		/* fence_scope:all - not only the allocator's */
 	unsigned fence_rate;	/* fence windows per second at most */
 	unsigned fence_batch;	/* 2 MiB regions per window at most */
 	unsigned fence_delay_ms; /* a region must stay complete this long */
@@ -38,6 +39,8 @@ struct pr_conf {
 };
 /* auto: the policy where it pays; on: the policy anywhere; always: hint,
  * never stop (for comparison). */
+/* auto: off until its guarantee has no known hole (docs/fence.md). */
+enum { PR_FENCE_OFF, PR_FENCE_AUTO, PR_FENCE_ON };
 enum { PR_HINT_OFF, PR_HINT_AUTO, PR_HINT_ON, PR_HINT_ALWAYS };
 pr_hidden const char *pr_hint_mode_name(int mode);
 

@@ -195,6 +195,8 @@ PR_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 		r = pr_hint_place((long)addr, len, prot, flags, fd, off, r,
 				  caller);
 		observe_unmapped((uintptr_t)r, len);
+		if (!pr_busy)
+			pr_fence_scope_mapped((uintptr_t)r, len, caller);
 		pr_hint_mapped(r, len, prot, flags, caller);
 	}
 	pr_hint_mm_end(hinted);
@@ -243,6 +245,9 @@ PR_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 		/* The old range moved or shrank, the new one is fresh. */
 		observe_unmapped((uintptr_t)old, old_len);
 		observe_unmapped((uintptr_t)r, new_len);
+		if (!pr_busy)
+			pr_fence_scope_mapped((uintptr_t)r, new_len,
+					      __builtin_return_address(0));
 	}
 	pr_hint_mm_end(hinted);
 	errno = err;

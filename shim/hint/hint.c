@@ -154,35 +154,6 @@ static bool hint_enables_something(void)
 	return false;
 }
 
-static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	uintptr_t base = (uintptr_t)arg;
-
-	(void)size;
-	if (info->dlpi_addr != base)
-		return 0;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t lo = base + ph->p_vaddr, hi = lo + ph->p_memsz;
-
-		if (ph->p_type != PT_LOAD)
-			continue;
-		alloc_lo = alloc_lo && alloc_lo < lo ? alloc_lo : lo;
-		alloc_hi = alloc_hi > hi ? alloc_hi : hi;
-	}
-	return 1;
-}
-
-/* At start (dlsym is fine here, never on an interposed path). */
-static void find_allocator(void)
-{
-	void *m = dlsym(RTLD_DEFAULT, "malloc");
-	Dl_info info;
-
-	if (m && dladdr(m, &info))
-		dl_iterate_phdr(find_object, info.dli_fbase);
-}
-
 static bool from_allocator(const void *caller)
 {
 	return pr_conf.hint_all ||
@@ -209,7 +180,7 @@ void pr_hint_init(void)
 		why_idle = "no folio size is enabled by madvise (THP and mTHP settings)";
 		return;
 	}
-	find_allocator();
+	pr_malloc_object(&alloc_lo, &alloc_hi);
 	if (!alloc_hi && !pr_conf.hint_all) {
 		why_idle = "could not find the object that provides malloc";
 		return;

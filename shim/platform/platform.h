@@ -119,6 +119,12 @@ pr_hidden bool pr_vma_query_works(long maps_fd);
 pr_hidden enum pr_vma_kind pr_vma_kind(long maps_fd, uintptr_t lo,
 				       uintptr_t hi);
 
+/* --- loaded objects (objects.c): start-up only (dladdr) --- */
+/* The address range of the object that holds sym; false if unknown. */
+pr_hidden bool pr_object_range(const void *sym, uintptr_t *lo, uintptr_t *hi);
+/* The same for the object that provides malloc: the allocator. */
+pr_hidden bool pr_malloc_object(uintptr_t *lo, uintptr_t *hi);
+
 /* --- threads (thread.c) --- */
 /* libc's pthread_create, past any interposer (ours included). */
 #include <pthread.h>

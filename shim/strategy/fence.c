@@ -448,6 +448,7 @@ static struct pr_worker_ops worker_ops = {
 	.fork_child = fence_fork_child,
 	.run = fence_run,
 	.wake_fd = fence_wake_fd,
+	.wants = pr_fence_scope_owns,
 	.on_wake = drain_idle,
 };
 
@@ -467,6 +468,8 @@ static const char *fence_start(void)
 	 * VmPTE and RSS under the program's feet. */
 	memset(fence.pm_buf, 0, batch * PR_PAGES_PER_PMD * 8);
 	memset(fence.ok, 0, batch);
+	if (!pr_conf.fence_all)
+		pr_fence_scope_start();
 	return pr_worker_start(&worker_ops);
 }
 

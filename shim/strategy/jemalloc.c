@@ -440,36 +440,12 @@ static bool percpu_arenas(void)
 	       mode && strcmp(mode, "disabled") != 0;
 }
 
-/* The address range of jemalloc's object, to tell its own thread starts. */
-static int find_range(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	uintptr_t base = (uintptr_t)arg, lo = UINTPTR_MAX, hi = 0;
-
-	(void)size;
-	if (info->dlpi_addr != base)
-		return 0;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-
-		if (ph->p_type != PT_LOAD)
-			continue;
-		if (base + ph->p_vaddr < lo)
-			lo = base + ph->p_vaddr;
-		if (base + ph->p_vaddr + ph->p_memsz > hi)
-			hi = base + ph->p_vaddr + ph->p_memsz;
-	}
-	je.text_lo = lo;
-	je.text_hi = hi;
-	return 1;
-}
-
 static int attach_locked(void)
 {
 	const char *prefix = "";
 	unsigned nauto = 0, n = 0;
 	extent_hooks_t *arena0 = NULL, *def;
 	const char *version = NULL;
-	Dl_info info;
 	size_t sz = sizeof(version);
 
 	if (je.attached)
@@ -506,8 +482,8 @@ static int attach_locked(void)
 	je.overcommit = def && kernel_overcommits();
 	je.lazy = pr_thread_available() && !percpu_arenas();
 	refresh_epoch();
-	if (dladdr((void *)je.mallctl, &info))
-		dl_iterate_phdr(find_range, info.dli_fbase);
+	/* To tell jemalloc's own thread starts (jemalloc_threads.c). */
+	pr_object_range((void *)je.mallctl, &je.text_lo, &je.text_hi);
 	/* Marks from any earlier attachment are void from here on. */
 	pr_dcm_enable(true);
 	if (hook_arenas(n, !je.lazy) < 0 || !je.hooked) {

@@ -59,9 +59,10 @@ static const char *jemalloc_unavailable(const struct pr_caps *caps,
 static const char *fence_unavailable(const struct pr_caps *caps,
 				     const struct pr_conf *conf, bool *by_conf)
 {
-	*by_conf = !conf->fence;
-	if (*by_conf)
+	*by_conf = conf->fence != PR_FENCE_ON;
+	if (conf->fence == PR_FENCE_OFF)
 		return "fence:off in PTRECLAIM_CONF";
+	*by_conf = false;
 	if (!caps->pt_reclaim_on_dontneed)
 		return "kernel keeps PTE tables on whole-PMD MADV_DONTNEED (no CONFIG_PT_RECLAIM)";
 	if (caps->uffd == PR_UFFD_USER_ONLY)
@@ -70,7 +71,9 @@ static const char *fence_unavailable(const struct pr_caps *caps,
 		return "seccomp filter: userfaultfd not tried (a filter may kill the process for it)";
 	if (caps->uffd == PR_UFFD_NONE)
 		return "no userfaultfd in this process";
-	return NULL;
+	/* What it cannot rule out (docs/fence.md) makes it opt-in. */
+	*by_conf = conf->fence == PR_FENCE_AUTO;
+	return *by_conf ? "fence:auto keeps the fence off: its guarantee has known holes (a raw mremap into a window loses data, a stopped process blocks its readers; docs/fence.md); fence:on runs it" : NULL;
 }
 
 const char *pr_strategy_unavailable(enum pr_strategy_id id,

@@ -126,6 +126,8 @@ struct pr_worker_ops {
 	void (*fork_child)(void);
 	/* With the work lock held: act on the run, set out[] and inuse[]. */
 	void (*run)(struct pr_run *rn);
+	/* Whether a region is for this strategy at all (NULL: all are). */
+	bool (*wants)(uintptr_t base);
 	/* A descriptor to wake on, and what to do when it is readable
 	 * (also called now and then during a pass). */
 	long (*wake_fd)(void);
@@ -149,6 +151,12 @@ pr_hidden void pr_worker_stats(struct pr_worker_stats *out);
 /* Why the worker stopped for good (a seccomp filter, a failed restart
  * after fork), or NULL. */
 pr_hidden const char *pr_worker_quit_reason(void);
+/* fence_scope.c: the regions the fence may take (fence_scope). */
+pr_hidden void pr_fence_scope_start(void);
+/* From interposed mmap and mremap, after success. */
+pr_hidden void pr_fence_scope_mapped(uintptr_t start, size_t len,
+				     const void *caller);
+pr_hidden bool pr_fence_scope_owns(uintptr_t base);
 /* The fence's counters for the public API (fence.c). */
 struct ptreclaim_fence_stats;
 pr_hidden void pr_fence_stats(struct ptreclaim_fence_stats *st);

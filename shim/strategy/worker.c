@@ -169,6 +169,8 @@ static void collect_one(uintptr_t base, unsigned flags, uint64_t changed,
 	(void)inuse;
 	if (!c->all && !(flags & PR_LEDGER_FULL))
 		return;
+	if (wk.ops->wants && !wk.ops->wants(base))
+		return;
 	if (changed + c->delay_ns > c->now) {
 		if (!c->next_ns || changed + c->delay_ns < c->next_ns)
 			c->next_ns = changed + c->delay_ns;

@@ -9,7 +9,7 @@ set -u
 shim=$1 lib=$2 max=$3
 shift 3
 [ -r "$lib" ] || { echo "churn-ratio: $lib not installed; skipping"; exit 77; }
-out=$(LD_PRELOAD="$shim:$lib" PTRECLAIM_CONF=stats:1 "$@" 2>/tmp/churn-ratio.$$)
+out=$(LD_PRELOAD="$shim:$lib" PTRECLAIM_CONF=stats:1,fence:on "$@" 2>/tmp/churn-ratio.$$)
 rc=$?
 err=$(cat /tmp/churn-ratio.$$); rm -f /tmp/churn-ratio.$$
 echo "$out"; echo "$err"

@@ -8,9 +8,9 @@
 #   3. vm.unprivileged_userfaultfd=1: full mode by the system call.
 # The sysctl and the device's mode are restored whatever happens.
 # Needs root (to switch user and to change the settings); else skipped.
-# usage: noperm.sh SHIM CLI NOPERM_PROG LAZY_PROG
+# usage: noperm.sh SHIM CLI NOPERM_PROG LAZY_PROG FENCE_CONF
 set -u
-shim=$1 cli=$2 noperm=$3 lazy=$4
+shim=$1 cli=$2 noperm=$3 lazy=$4 fconf=$5
 
 [ "$(id -u)" = 0 ] || { echo "noperm: not root; skipping"; exit 77; }
 command -v setpriv >/dev/null || { echo "noperm: no setpriv; skipping"; exit 77; }
@@ -34,7 +34,7 @@ as_nobody() {
 fail() { echo "noperm: FAIL: $*"; exit 1; }
 # The fence program, as nobody, works and the fence opened windows.
 fence_works() {	# HOW
-	as_nobody env LD_PRELOAD="$shim" PTRECLAIM_CONF=stats:1 "$lazy" \
+	as_nobody env LD_PRELOAD="$shim" PTRECLAIM_CONF=stats:1,$fconf "$lazy" \
 		>"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	cat "$tmp/out" "$tmp/err"
@@ -59,7 +59,7 @@ grep -qE '^  tcmalloc +observe +userfaultfd is user-mode-only' "$tmp/probe" ||
 	fail "probe would not observe for tcmalloc"
 as_nobody "$cli" probe --json | grep -q '"mode":"user-mode-only"' ||
 	fail "probe --json disagrees"
-as_nobody env LD_PRELOAD="$shim" PTRECLAIM_CONF=stats:1 "$noperm" \
+as_nobody env LD_PRELOAD="$shim" PTRECLAIM_CONF=stats:1,$fconf "$noperm" \
 	>"$tmp/out" 2>"$tmp/err"
 rc=$?
 cat "$tmp/out" "$tmp/err"

@@ -9,7 +9,7 @@ declare -A lib=([glibc]="" [jemalloc]=$3 [tcmalloc]=$4 [mimalloc]=$5)
 shift 5
 fail=0
 
-for conf in "" "jemalloc:off" "fence:off" "fence:off,jemalloc:off"; do
+for conf in "" "jemalloc:off" "fence:on" "fence:on,jemalloc:off" "fence:off,jemalloc:off"; do
 	json=$(PTRECLAIM_CONF=$conf "$cli" probe --json) || { echo "FAIL: probe exited $?"; exit 1; }
 	for a in glibc jemalloc tcmalloc mimalloc; do
 		[ -z "${lib[$a]}" ] || [ -e "${lib[$a]}" ] || continue

@@ -67,7 +67,7 @@ static void check_keys(void)
 	char text[128], want[128];
 	int bad;
 
-	CHECK(n == 17);
+	CHECK(n == 18);
 	memset(&d, 0, sizeof(d));
 	pr_conf_defaults(&d);
 	for (size_t i = 0; i < n; i++) {
@@ -110,7 +110,8 @@ static void check_text(void)
 		{ "hint:x", "hint: expected off, auto, on or always; using auto" },
 		{ "hint_scope:x",
 		  "hint_scope: expected allocator or all; using allocator" },
-		{ "fence:x", "fence: expected auto or off; using auto" },
+		{ "fence:x", "fence: expected auto, on or off; using auto" },
+		{ "fence_scope:x", "fence_scope: expected allocator or all; using allocator" },
 		{ "fence_rate:0", "fence_rate: expected windows per second from 1 to 1000000; using 2000" },
 		{ "fence_batch:0", "fence_batch: expected 2 MiB regions per window from 1 to 512; using 16" },
 		{ "profile_top:0", "profile_top: expected a number from 1 to 1000; using 10" },
@@ -151,7 +152,7 @@ static void check_defaults(void)
 
 	CHECK(!c.stats && !c.profile && c.profile_top == 10 &&
 	      c.ledger_max == 64UL << 20 && c.jemalloc);
-	CHECK(c.fence && c.fence_rate == 2000 && c.fence_batch == 16 &&
+	CHECK(c.fence == PR_FENCE_AUTO && !c.fence_all && c.fence_rate == 2000 && c.fence_batch == 16 &&
 	      c.fence_delay_ms == 500);
 	CHECK(c.hint == PR_HINT_AUTO && c.hint_align && c.hint_min == 8UL << 20 &&
 	      !c.hint_all && c.hint_split);
