@@ -83,8 +83,22 @@ pr_hidden long pr_verify_reclaimable(void);
 /* Lazily freed regions the last verification found still mapped. */
 pr_hidden long pr_verify_waiting(void);
 
-/* --- the report (report.c) --- */
+/* --- the report (report.c, report_file.c) --- */
 pr_hidden void pr_report(int fd);
+/* At start, after pr_conf_load: what pr_report_due needs (fork handlers). */
+pr_hidden void pr_report_init(void);
+/* Whether this process writes its report at exit (the rule: report.c). */
+pr_hidden bool pr_report_due(void);
+/* At exit: the report, if due, to stderr or stats_file. */
+pr_hidden void pr_report_at_exit(void);
+/* stats_file's pattern with %p as pid and %% as %, into buf (cut short and
+ * NUL-terminated if len is too small); returns its full length. */
+pr_hidden size_t pr_report_path(const char *pattern, long pid, char *buf,
+				size_t len);
+/* stats_file opened for appending (created 0600); the fd or -errno. */
+pr_hidden long pr_report_file_open(const char *pattern);
+/* pr_report(fd) with SIGPIPE blocked: a closed pipe fails the writes. */
+pr_hidden void pr_report_guarded(int fd);
 
 /* --- state (init.c, interpose.c) --- */
 extern pr_hidden int pr_ready;	/* set once the ledger can be used */
