@@ -11,6 +11,8 @@
 #ifndef PTRECLAIM_CORE_H
 #define PTRECLAIM_CORE_H
 
+#include <signal.h>
+
 #include "config.h"
 #include "platform.h"
 #include "ptreclaim.h"
@@ -97,8 +99,15 @@ pr_hidden size_t pr_report_path(const char *pattern, long pid, char *buf,
 				size_t len);
 /* stats_file opened for appending (created 0600); the fd or -errno. */
 pr_hidden long pr_report_file_open(const char *pattern);
-/* pr_report(fd) with SIGPIPE blocked: a closed pipe fails the writes. */
-pr_hidden void pr_report_guarded(int fd);
+/* SIGPIPE blocked on this thread, between the two: writes to a closed
+ * pipe fail with EPIPE instead of killing the process. */
+struct pr_sigpipe {
+	sigset_t pipe, old;
+	bool was_pending;
+	int saved_errno;
+};
+pr_hidden void pr_sigpipe_block(struct pr_sigpipe *sp);
+pr_hidden void pr_sigpipe_restore(struct pr_sigpipe *sp);
 
 /* --- state (init.c, interpose.c) --- */
 extern pr_hidden int pr_ready;	/* set once the ledger can be used */

@@ -129,6 +129,16 @@ bool pr_report_due(void)
 	return !child && !self.forked;
 }
 
+/* The report with SIGPIPE blocked: a closed pipe fails the writes. */
+static void report_guarded(int fd)
+{
+	struct pr_sigpipe sp;
+
+	pr_sigpipe_block(&sp);
+	pr_report(fd);
+	pr_sigpipe_restore(&sp);
+}
+
 void pr_report_at_exit(void)
 {
 	long fd;
@@ -136,7 +146,7 @@ void pr_report_at_exit(void)
 	if (!pr_report_due())
 		return;
 	if (!pr_conf.stats_file[0]) {
-		pr_report_guarded(2);
+		report_guarded(2);
 		return;
 	}
 	fd = pr_report_file_open(pr_conf.stats_file);
@@ -145,6 +155,6 @@ void pr_report_at_exit(void)
 		     pr_conf.stats_file, strerrordesc_np((int)-fd));
 		return;
 	}
-	pr_report_guarded((int)fd);
+	report_guarded((int)fd);
 	pr_close(&fd);
 }

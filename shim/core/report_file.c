@@ -62,28 +62,29 @@ long pr_report_file_open(const char *pattern)
 }
 
 /*
- * The report on fd with SIGPIPE blocked: a reader that went away (`| head`)
- * makes the writes fail with EPIPE, and the process exits with its own
- * status.  A SIGPIPE that the writes raised is taken back before the mask
- * is restored; one that was pending before stays pending.
+ * SIGPIPE blocked around the report's writes: a reader that went away
+ * (`| head`) makes them fail with EPIPE, and the process exits with its
+ * own status.  A SIGPIPE that the writes raised is taken back before the
+ * mask is restored; one that was pending before stays pending.
  */
-void pr_report_guarded(int fd)
+void pr_sigpipe_block(struct pr_sigpipe *sp)
 {
-	int saved = errno;
-	sigset_t pipe_set, old, pending;
-	bool was_pending;
+	sigset_t pending;
 
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-	was_pending = sigpending(&pending) == 0 &&
-		      sigismember(&pending, SIGPIPE) == 1;
-	pr_report(fd);
-	if (!was_pending) {
-		static const struct timespec now;
+	sp->saved_errno = errno;
+	sigemptyset(&sp->pipe);
+	sigaddset(&sp->pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &sp->pipe, &sp->old);
+	sp->was_pending = sigpending(&pending) == 0 &&
+			  sigismember(&pending, SIGPIPE) == 1;
+}
 
-		sigtimedwait(&pipe_set, NULL, &now);
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	errno = saved;
+void pr_sigpipe_restore(struct pr_sigpipe *sp)
+{
+	static const struct timespec now;
+
+	if (!sp->was_pending)
+		sigtimedwait(&sp->pipe, NULL, &now);
+	pthread_sigmask(SIG_SETMASK, &sp->old, NULL);
+	errno = sp->saved_errno;
 }
