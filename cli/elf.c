@@ -37,45 +37,41 @@ static const char *read_header(const char *path, Elf64_Ehdr *eh, int *fdp)
 	return (size_t)n < sizeof(*eh) ? "is a truncated ELF file" : NULL;
 }
 
-/* Whether a program header of type PT_INTERP is among eh's. */
-static bool has_interp(int fd, const Elf64_Ehdr *eh)
+/* The first program header of type type into ph: 1, 0 if there is none,
+ * -1 if the headers cannot be read. */
+static int find_phdr(int fd, const Elf64_Ehdr *eh, uint32_t type,
+		     Elf64_Phdr *ph)
 {
+	if (eh->e_phnum && eh->e_phentsize < sizeof(*ph))
+		return -1;
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
-		Elf64_Phdr ph;
 		off_t at = (off_t)(eh->e_phoff + (Elf64_Off)i * eh->e_phentsize);
 
-		if (eh->e_phentsize < sizeof(ph) ||
-		    pread(fd, &ph, sizeof(ph), at) != (ssize_t)sizeof(ph))
-			return true;	/* unreadable: say nothing */
-		if (ph.p_type == PT_INTERP)
-			return true;
+		if (pread(fd, ph, sizeof(*ph), at) != (ssize_t)sizeof(*ph))
+			return -1;
+		if (ph->p_type == type)
+			return 1;
 	}
-	return false;
+	return 0;
 }
 
-/* Whether the dynamic section (PT_DYNAMIC) has DF_1_PIE in DT_FLAGS_1:
- * a position-independent program, which ld.so refuses to preload. */
+/* Whether the dynamic section has DF_1_PIE in DT_FLAGS_1: a position-
+ * independent program, which ld.so refuses to preload. */
 static bool is_pie(int fd, const Elf64_Ehdr *eh)
 {
-	for (unsigned i = 0; i < eh->e_phnum; i++) {
-		Elf64_Phdr ph;
-		off_t at = (off_t)(eh->e_phoff + (Elf64_Off)i * eh->e_phentsize);
+	Elf64_Phdr ph;
 
-		if (eh->e_phentsize < sizeof(ph) ||
-		    pread(fd, &ph, sizeof(ph), at) != (ssize_t)sizeof(ph))
+	if (find_phdr(fd, eh, PT_DYNAMIC, &ph) != 1)
+		return false;
+	for (Elf64_Off o = 0; o + sizeof(Elf64_Dyn) <= ph.p_filesz;
+	     o += sizeof(Elf64_Dyn)) {
+		Elf64_Dyn d;
+
+		if (pread(fd, &d, sizeof(d), (off_t)(ph.p_offset + o)) !=
+		    (ssize_t)sizeof(d) || d.d_tag == DT_NULL)
 			return false;
-		if (ph.p_type != PT_DYNAMIC)
-			continue;
-		for (Elf64_Off o = 0; o + sizeof(Elf64_Dyn) <= ph.p_filesz;
-		     o += sizeof(Elf64_Dyn)) {
-			Elf64_Dyn d;
-
-			if (pread(fd, &d, sizeof(d), (off_t)(ph.p_offset + o)) !=
-			    (ssize_t)sizeof(d) || d.d_tag == DT_NULL)
-				return false;
-			if (d.d_tag == DT_FLAGS_1)
-				return d.d_un.d_val & DF_1_PIE;
-		}
+		if (d.d_tag == DT_FLAGS_1)
+			return d.d_un.d_val & DF_1_PIE;
 	}
 	return false;
 }
@@ -106,6 +102,7 @@ const char *pr_elf_not_library(const char *path)
 bool pr_elf_is_static(const char *path)
 {
 	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
 	int fd = -1;
 	bool interp;
 
@@ -117,7 +114,8 @@ bool pr_elf_is_static(const char *path)
 			close(fd);
 		return false;
 	}
-	interp = has_interp(fd, &eh);
+	/* Headers we cannot read: say nothing. */
+	interp = find_phdr(fd, &eh, PT_INTERP, &ph) != 0;
 	close(fd);
 	return !interp;
 }
