@@ -129,24 +129,14 @@ bool pr_report_due(void)
 	return !child && !self.forked;
 }
 
-/* The report with SIGPIPE blocked: a closed pipe fails the writes. */
-static void report_guarded(int fd)
-{
-	struct pr_sigpipe sp;
-
-	pr_sigpipe_block(&sp);
-	pr_report(fd);
-	pr_sigpipe_restore(&sp);
-}
-
-void pr_report_at_exit(void)
+/* The report to stderr or stats_file; a file that cannot be opened costs
+ * one line and no report. */
+static void report_to_destination(void)
 {
 	long fd;
 
-	if (!pr_report_due())
-		return;
 	if (!pr_conf.stats_file[0]) {
-		report_guarded(2);
+		pr_report(2);
 		return;
 	}
 	fd = pr_report_file_open(pr_conf.stats_file);
@@ -155,6 +145,18 @@ void pr_report_at_exit(void)
 		     pr_conf.stats_file, strerrordesc_np((int)-fd));
 		return;
 	}
-	report_guarded((int)fd);
+	pr_report((int)fd);
 	pr_close(&fd);
+}
+
+void pr_report_at_exit(void)
+{
+	struct pr_sigpipe sp;
+
+	if (!pr_report_due())
+		return;
+	/* Whatever is written, into a closed pipe it fails, never kills. */
+	pr_sigpipe_block(&sp);
+	report_to_destination();
+	pr_sigpipe_restore(&sp);
 }
