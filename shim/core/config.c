@@ -296,8 +296,7 @@ static bool parse_choice(const struct pr_conf_choice *c, const char *v,
  * (report_file.c expands them; anything else would be a surprise there). */
 static bool parse_path(const char *v, size_t n)
 {
-	if (n == 0 || v[0] != '/' || n >= PR_CONF_PATH_LEN ||
-	    memchr(v, '\0', n))
+	if (n == 0 || v[0] != '/' || n >= PR_CONF_PATH_LEN)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (v[i] == '%' && (++i == n || (v[i] != 'p' && v[i] != '%')))
