@@ -186,8 +186,7 @@ int pr_cmd_probe(int argc, char **argv)
 		json = 1;
 	}
 	memset(&p, 0, sizeof(p));
-	pr_conf_defaults(&pr_conf);
-	pr_conf_parse(getenv("PTRECLAIM_CONF"), &pr_conf, cli_warn);
+	pr_conf_load(cli_warn);	/* what the shim would take */
 	pr_caps_probe();
 	pr_sysfs_thp(&p.thp);
 	p.fpr = pr_sysfs_free_page_reporting();

@@ -6,17 +6,14 @@
  *   ptreclaim probe [--json]
  *   ptreclaim sweep --pid PID | --all
  *
- * run puts libptreclaim.so in front of LD_PRELOAD (keeping what is there)
- * and execs CMD, so CMD's exit status is ptreclaim's.  probe (probe.c)
- * and sweep (sweep.c) live in their own files.
+ * The usage, the dispatch and the option helpers the subcommands share;
+ * run (run.c), probe (probe.c) and sweep (sweep.c) live in their own
+ * files.
  */
-#include <errno.h>
-#include <limits.h>
-#include <libgen.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "commands.h"
 
@@ -37,13 +34,13 @@ int pr_cli_usage(FILE *f)
 		"\n"
 		"run     run CMD with libptreclaim.so preloaded\n"
 		"  --stats        print the shim's summary on stderr when CMD exits\n"
-		"  --conf CONF    extra PTRECLAIM_CONF settings (see README)\n"
+		"  --conf CONF    extra PTRECLAIM_CONF settings (see README); --conf=CONF too\n"
 		"probe   what this kernel and process allow, and the strategy the\n"
 		"        shim would use per allocator (honours PTRECLAIM_CONF)\n"
 		"  --json         one JSON object instead of the table\n"
 		"sweep   free the empty PTE tables of a process running without\n"
 		"        the shim (MADV_RECLAIM_PT via process_madvise; patched kernel)\n"
-		"  --pid PID      one process\n"
+		"  --pid PID      one process (--pid=PID too)\n"
 		"  --all          every process this user may advise\n"
 		"\n"
 		"The library is taken from $PTRECLAIM_LIB, else next to this program\n"
@@ -51,100 +48,40 @@ int pr_cli_usage(FILE *f)
 	return EXIT_USAGE;
 }
 
-static int readable(const char *path)
+int pr_cli_misuse(const struct pr_cli_cmd *cmd, const char *fmt, ...)
 {
-	return access(path, R_OK) == 0;
+	va_list ap;
+
+	fprintf(stderr, "%s: ", cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n%s\n", cmd->usage);
+	return EXIT_USAGE;
 }
 
-/* Find libptreclaim.so; NULL (with a message) if there is none to read. */
-static const char *find_library(void)
+int pr_cli_value(int argc, char **argv, int *i, const char *name,
+		 const struct pr_cli_cmd *cmd, const char **value)
 {
-	static char path[PATH_MAX];
-	const char *env = getenv("PTRECLAIM_LIB");
-	char self[PATH_MAX];
-	ssize_t n;
+	const char *arg = argv[*i];
+	size_t n = strlen(name);
+	const char *v;
 
-	if (env && *env) {
-		if (readable(env))
-			return env;
-		fprintf(stderr, "ptreclaim: cannot read PTRECLAIM_LIB=%s: %s\n",
-			env, strerror(errno));
-		return NULL;
-	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		snprintf(path, sizeof(path), "%s/../shim/libptreclaim.so",
-			 dirname(self));
-		if (readable(path))
-			return path;
-	}
-	snprintf(path, sizeof(path), "%s/libptreclaim.so", PTRECLAIM_LIBDIR);
-	if (readable(path))
-		return path;
-	fprintf(stderr,
-		"ptreclaim: cannot find libptreclaim.so (looked next to this program and in %s); set PTRECLAIM_LIB\n",
-		PTRECLAIM_LIBDIR);
-	return NULL;
-}
-
-/* Prepend lib to the colon- or space-separated list in var. */
-static int prepend_env(const char *var, const char *value, const char *sep)
-{
-	const char *old = getenv(var);
-	char *joined;
-	int r;
-
-	if (!old || !*old)
-		return setenv(var, value, 1);
-	if (strstr(old, value))
+	if (strncmp(arg, name, n) || (arg[n] && arg[n] != '='))
 		return 0;
-	if (asprintf(&joined, "%s%s%s", value, sep, old) < 0)
+	if (arg[n] == '=')
+		v = arg + n + 1;
+	else
+		v = *i + 1 < argc ? argv[++*i] : NULL;
+	/* "--conf -- CMD": the "--" ends the options, it is no value. */
+	if (!v || !*v || !strncmp(v, "--", 2)) {
+		if (v && *v)
+			--*i;
+		pr_cli_misuse(cmd, "option %s needs a value", name);
 		return -1;
-	r = setenv(var, joined, 1);
-	free(joined);
-	return r;
-}
-
-static int cmd_run(int argc, char **argv)
-{
-	const char *conf = NULL;
-	int stats = 0, i;
-	const char *lib;
-
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--")) {
-			i++;
-			break;
-		} else if (!strcmp(argv[i], "--stats")) {
-			stats = 1;
-		} else if (!strcmp(argv[i], "--conf") && i + 1 < argc) {
-			conf = argv[++i];
-		} else if (argv[i][0] == '-') {
-			fprintf(stderr, "ptreclaim run: unknown option %s\n",
-				argv[i]);
-			return pr_cli_usage(stderr);
-		} else {
-			break;
-		}
 	}
-	if (i >= argc) {
-		fprintf(stderr, "ptreclaim run: no command given\n");
-		return pr_cli_usage(stderr);
-	}
-	lib = find_library();
-	if (!lib)
-		return 1;
-	if (prepend_env("LD_PRELOAD", lib, ":") ||
-	    (conf && prepend_env("PTRECLAIM_CONF", conf, ",")) ||
-	    (stats && prepend_env("PTRECLAIM_CONF", "stats:1", ","))) {
-		perror("ptreclaim: setenv");
-		return 1;
-	}
-	execvp(argv[i], argv + i);
-	fprintf(stderr, "ptreclaim: cannot run %s: %s\n", argv[i],
-		strerror(errno));
-	return errno == ENOENT ? 127 : 126;
+	*value = v;
+	return 1;
 }
 
 int main(int argc, char **argv)
@@ -153,7 +90,7 @@ int main(int argc, char **argv)
 		return pr_cli_usage(stderr);
 	}
 	if (!strcmp(argv[1], "run"))
-		return cmd_run(argc - 1, argv + 1);
+		return pr_cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "probe"))
 		return pr_cmd_probe(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "sweep"))

@@ -270,32 +270,49 @@ static int sweep_all(int advice)
 	return tot.swept ? 0 : 1;
 }
 
+static const struct pr_cli_cmd sweep_cmd = {
+	"ptreclaim sweep", "usage: ptreclaim sweep --pid PID | --all"
+};
+
+/* A pid from 1 to the kernel's pid_max, or 0 (the usage printed). */
+static int parse_pid(const char *text)
+{
+	long max = pr_read_long("/proc/sys/kernel/pid_max", 4194304);
+	char *end;
+	long pid;
+
+	errno = 0;
+	pid = strtol(text, &end, 10);
+	if (errno || end == text || *end || pid <= 0 || pid > max) {
+		pr_cli_misuse(&sweep_cmd, "bad pid %s (expected 1 to %ld)",
+			      text, max);
+		return 0;
+	}
+	return (int)pid;
+}
+
 int pr_cmd_sweep(int argc, char **argv)
 {
-	int pid = 0, all = 0, advice;
-	char *end;
+	int pid = 0, all = 0, advice, r;
+	const char *v;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--all")) {
 			all = 1;
-		} else if (!strcmp(argv[i], "--pid") && i + 1 < argc) {
-			errno = 0;
-			pid = (int)strtol(argv[++i], &end, 10);
-			if (errno || *end || pid <= 0) {
-				fprintf(stderr, "ptreclaim sweep: bad pid %s\n",
-					argv[i]);
-				return 2;
-			}
-		} else {
-			fprintf(stderr, "ptreclaim sweep: unknown option %s\n",
-				argv[i]);
-			return 2;
+			continue;
 		}
+		r = pr_cli_value(argc, argv, &i, "--pid", &sweep_cmd, &v);
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r == 0)
+			return pr_cli_misuse(&sweep_cmd, "unknown option %s",
+					     argv[i]);
+		pid = parse_pid(v);
+		if (!pid)
+			return EXIT_USAGE;
 	}
-	if (!all == !pid) {
-		fprintf(stderr, "usage: ptreclaim sweep --pid PID | --all\n");
-		return 2;
-	}
+	if (!all == !pid)
+		return pr_cli_misuse(&sweep_cmd, "give one of --pid PID and --all");
 	advice = pr_sysfs_reclaim_pt_advice();
 	if (advice < 0) {
 		fprintf(stderr, "ptreclaim sweep: this kernel offers no MADV_RECLAIM_PT (no /sys/kernel/mm/reclaim_pt/advice); nothing done\n");

@@ -9,12 +9,18 @@
  * the error messages and README.md's table (pr_conf_markdown, checked by
  * tests/unit/test_config_readme) all come from it.  No malloc, no stdio
  * streams: this runs in the shim's constructor.
+ *
+ * The same pairs can come from /etc/ptreclaim.conf (pr_conf_load), for
+ * processes started by /etc/ld.so.preload, which no environment reaches.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #include "config.h"
+#include "platform.h"
 
 struct pr_conf pr_conf;
 
@@ -59,10 +65,16 @@ static const struct pr_conf_choice fence_modes[] = {
 #define SIZE(key, f, lo, hi, def, text)					\
 	{ .name = key, .type = PR_CONF_SIZE, FIELD(f, size_t),		\
 	  .min = lo, .max = hi, .dflt = def, .meaning = text }
+#define PATH(key, f, text)						\
+	{ .name = key, .type = PR_CONF_PATH,				\
+	  FIELD(f, char[PR_CONF_PATH_LEN]), .dflt = "", .meaning = text }
 
 /* In README.md's order, which is also the unknown-key message's. */
 static const struct pr_conf_key keys[] = {
-	BOOL("stats", stats, "0", "print the summary on stderr at exit"),
+	BOOL("stats", stats, "0",
+	     "print the summary at exit (on stderr, or into `stats_file`)"),
+	PATH("stats_file", stats_file,
+	     "write the summary at exit into this file instead of stderr (appended, created with mode 0600), and turn it on"),
 	BOOL("profile", profile, "0",
 	     "record purge call sites (glibc's `backtrace`) and list the top ones"),
 	UINT("profile_top", profile_top, 1, 1000, "a number", "10",
@@ -170,16 +182,30 @@ struct wording {
 	const char *mid, *last;		/* between choices */
 	bool unit;			/* a number's unit before its range */
 	const char *size_head, *to, *size_tail;	/* around a range */
+	const char *path;		/* what a path may be */
 };
 /* "0, 1, true or false", "milliseconds from 0 to 60000", "a size from 1M
  * to 64G (suffix K, M or G)" */
 static const struct wording in_message = {
-	"", ", ", " or ", true, "a size from ", " to ", " (suffix K, M or G)"
+	"", ", ", " or ", true, "a size from ", " to ", " (suffix K, M or G)",
+	"an absolute path, at most 255 bytes, %p for the pid, %% for %"
 };
 /* "`0`/`1`/`true`/`false`", "0–60000", "size, `K`/`M`/`G` suffix, 1M–64G" */
 static const struct wording in_readme = {
-	"`", "/", "/", false, "size, `K`/`M`/`G` suffix, ", "–", ""
+	"`", "/", "/", false, "size, `K`/`M`/`G` suffix, ", "–", "",
+	"absolute path; `%p`: the pid, `%%`: `%`"
 };
+_Static_assert(PR_CONF_PATH_LEN == 256, "in_message says 255 bytes");
+
+/* A default as written: "none" where there is none (a path's). */
+static void out_default(struct out *o, const struct pr_conf_key *k,
+			const char *quote)
+{
+	if (k->dflt[0])
+		outf(o, "%s%s%s", quote, k->dflt, quote);
+	else
+		outf(o, "none");
+}
 
 static void out_accepted(struct out *o, const struct pr_conf_key *k,
 			 const struct wording *w)
@@ -205,6 +231,9 @@ static void out_accepted(struct out *o, const struct pr_conf_key *k,
 		out_size(o, k->max);
 		outf(o, "%s", w->size_tail);
 		break;
+	case PR_CONF_PATH:
+		outf(o, "%s", w->path);
+		break;
 	}
 }
 
@@ -218,7 +247,9 @@ size_t pr_conf_markdown(char *buf, size_t len)
 	for (size_t i = 0; i < NKEYS; i++) {
 		outf(&o, "| `%s` | ", keys[i].name);
 		out_accepted(&o, &keys[i], &in_readme);
-		outf(&o, " | `%s` | %s |\n", keys[i].dflt, keys[i].meaning);
+		outf(&o, " | ");
+		out_default(&o, &keys[i], "`");
+		outf(&o, " | %s |\n", keys[i].meaning);
 	}
 	return o.used;
 }
@@ -267,85 +298,122 @@ static bool parse_choice(const struct pr_conf_choice *c, const char *v,
 	return false;
 }
 
-static bool parse_value(const struct pr_conf_key *k, const char *v, size_t n,
-			unsigned long long *out)
+/* A path pattern: absolute, fits the field, and every % is %p or %%
+ * (report_file.c expands them; anything else would be a surprise there). */
+static bool parse_path(const char *v, size_t n)
 {
+	if (n == 0 || v[0] != '/' || n >= PR_CONF_PATH_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == '%' && (++i == n || (v[i] != 'p' && v[i] != '%')))
+			return false;
+	return true;
+}
+
+/* A parsed value: a number or a choice's value, or a path's text. */
+struct value {
+	unsigned long long num;
+	const char *text;
+	size_t len;
+};
+
+static bool parse_value(const struct pr_conf_key *k, const char *v, size_t n,
+			struct value *out)
+{
+	out->text = v;
+	out->len = n;
 	switch (k->type) {
 	case PR_CONF_BOOL:
 	case PR_CONF_ENUM:
-		return parse_choice(k->choices, v, n, out);
+		return parse_choice(k->choices, v, n, &out->num);
 	case PR_CONF_UINT:
 	case PR_CONF_SIZE:
-		return parse_number(v, n, k->type == PR_CONF_SIZE, out) &&
-		       *out >= k->min && *out <= k->max;
+		return parse_number(v, n, k->type == PR_CONF_SIZE, &out->num) &&
+		       out->num >= k->min && out->num <= k->max;
+	case PR_CONF_PATH:
+		/* The default, "", is no path: the summary goes to stderr. */
+		return n == 0 ? v == k->dflt : parse_path(v, n);
 	}
 	return false;
 }
 
 /* The field's type has the field's size (FIELD() makes sure). */
 static void store(struct pr_conf *conf, const struct pr_conf_key *k,
-		  unsigned long long v)
+		  const struct value *v)
 {
 	void *p = (char *)conf + k->offset;
 
-	if (k->size == sizeof(bool))
-		*(bool *)p = v != 0;
-	else if (k->size == sizeof(unsigned))
-		*(unsigned *)p = (unsigned)v;	/* unsigned, or an enum's int */
-	else
-		*(size_t *)p = (size_t)v;
+	if (k->type == PR_CONF_PATH) {
+		memcpy(p, v->text, v->len);	/* parse_path: it fits */
+		((char *)p)[v->len] = '\0';
+	} else if (k->size == sizeof(bool)) {
+		*(bool *)p = v->num != 0;
+	} else if (k->size == sizeof(unsigned)) {
+		*(unsigned *)p = (unsigned)v->num; /* unsigned, or an enum's int */
+	} else {
+		*(size_t *)p = (size_t)v->num;
+	}
 }
 
 void pr_conf_defaults(struct pr_conf *conf)
 {
-	unsigned long long v;
+	struct value v;
 
 	for (size_t i = 0; i < NKEYS; i++)
 		if (parse_value(&keys[i], keys[i].dflt, strlen(keys[i].dflt),
 				&v))
-			store(conf, &keys[i], v);
+			store(conf, &keys[i], &v);
 }
 
-static void complain(pr_warn_fn warn, const char *key, size_t klen,
+/* Where the pairs come from, and who hears about bad ones. */
+struct source {
+	const char *name;
+	pr_warn_fn warn;
+};
+
+static void complain(const struct source *src, const char *key, size_t klen,
 		     const char *what)
 {
-	char line[512];
+	char line[640];		/* 11 + 128 + 2 + 64 + 2 + what's 384 + 1 */
 
-	snprintf(line, sizeof(line), "ptreclaim: PTRECLAIM_CONF: %.*s: %s\n",
-		 (int)(klen > 64 ? 64 : klen), key, what);
-	warn(line);
+	snprintf(line, sizeof(line), "ptreclaim: %.128s: %.*s: %s\n",
+		 src->name, (int)(klen > 64 ? 64 : klen), key, what);
+	src->warn(line);
 }
 
 static int apply(const char *k, size_t kn, const char *v, size_t vn,
-		 struct pr_conf *conf, pr_warn_fn warn)
+		 struct pr_conf *conf, const struct source *src)
 {
 	char what[384];
 	struct out o = { what, sizeof(what), 0 };
-	unsigned long long x;
+	struct value x;
 
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (strncmp(k, keys[i].name, kn) || keys[i].name[kn])
 			continue;
 		if (parse_value(&keys[i], v, vn, &x)) {
-			store(conf, &keys[i], x);
+			store(conf, &keys[i], &x);
 			return 0;
 		}
 		outf(&o, "expected ");
 		out_accepted(&o, &keys[i], &in_message);
-		outf(&o, "; using %s", keys[i].dflt);
-		complain(warn, k, kn, what);
+		outf(&o, "; using ");
+		out_default(&o, &keys[i], "");
+		complain(src, k, kn, what);
 		return -1;
 	}
 	outf(&o, "unknown key; accepted: ");
 	for (size_t i = 0; i < NKEYS; i++)
 		outf(&o, "%s%s", sep(i, NKEYS, ", ", ", "), keys[i].name);
-	complain(warn, k, kn, what);
+	complain(src, k, kn, what);
 	return -1;
 }
 
 /* Returns the number of pairs rejected. */
-int pr_conf_parse(const char *text, struct pr_conf *conf, pr_warn_fn warn)
+int pr_conf_parse_from(const char *source, const char *text,
+		       struct pr_conf *conf, pr_warn_fn warn)
 {
+	const struct source src = { source, warn };
 	int bad = 0;
 
 	while (text && *text) {
@@ -357,15 +425,102 @@ int pr_conf_parse(const char *text, struct pr_conf *conf, pr_warn_fn warn)
 		if (n == 0) {
 			/* Tolerate a stray comma. */
 		} else if (!colon || colon == text || colon + 1 == text + n) {
-			complain(warn, text, colon ? (size_t)(colon - text) : n,
+			complain(&src, text,
+				 colon ? (size_t)(colon - text) : n,
 				 "expected key:value");
 			bad++;
 		} else {
 			bad += apply(text, (size_t)(colon - text), colon + 1,
 				     (size_t)(text + n - colon - 1), conf,
-				     warn) ? 1 : 0;
+				     &src) ? 1 : 0;
 		}
 		text = end ? end + 1 : NULL;
 	}
 	return bad;
+}
+
+int pr_conf_parse(const char *text, struct pr_conf *conf, pr_warn_fn warn)
+{
+	return pr_conf_parse_from("PTRECLAIM_CONF", text, conf, warn);
+}
+
+/* --- the configuration file --- */
+
+static bool blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* s[0..n) without the blanks around it, at out + o, then a comma. */
+static size_t put_pair(char *out, size_t o, const char *s, size_t n)
+{
+	while (n && blank(*s)) {
+		s++;
+		n--;
+	}
+	while (n && blank(s[n - 1]))
+		n--;
+	memcpy(out + o, s, n);
+	out[o + n] = ',';
+	return o + n + 1;
+}
+
+void pr_conf_file_text(const char *in, char *out)
+{
+	size_t o = 0;
+
+	while (*in) {
+		size_t line = strcspn(in, "\n");
+		const char *p = in, *end = in + strcspn(in, "#\n");
+
+		/* Each pair of the line before its comment; at most one
+		 * byte more than the line, its comma (the '\n' it had). */
+		for (;;) {
+			const char *c = memchr(p, ',', (size_t)(end - p));
+
+			o = put_pair(out, o, p, (size_t)((c ? c : end) - p));
+			if (!c)
+				break;
+			p = c + 1;
+		}
+		in += line + (in[line] == '\n');
+	}
+	out[o] = '\0';
+}
+
+/* The file's pairs into conf.  Absent or unreadable: nothing to say (most
+ * machines have none); too long to be read whole: one line, and none of
+ * it, rather than half a file. */
+static void conf_file_apply(const char *path, struct pr_conf *conf,
+			    pr_warn_fn warn)
+{
+	static char raw[8192], text[sizeof(raw) + 1];
+	long got = pr_read_file(path, raw, sizeof(raw));
+	char line[256];
+
+	if (got <= 0)
+		return;
+	if ((size_t)got >= sizeof(raw) - 1) {
+		snprintf(line, sizeof(line),
+			 "ptreclaim: %.128s: longer than 8 KiB; ignored\n",
+			 path);
+		warn(line);
+		return;
+	}
+	pr_conf_file_text(raw, text);
+	pr_conf_parse_from(path, text, conf, warn);
+}
+
+void pr_conf_load(pr_warn_fn warn)
+{
+	const char *file;
+
+	pr_conf_defaults(&pr_conf);
+	/* A setuid program must not take orders from its caller: not its
+	 * environment, nor a file the environment names. */
+	if (getauxval(AT_SECURE))
+		return;
+	file = getenv(PR_CONF_FILE_ENV);
+	conf_file_apply(file && *file ? file : PR_CONF_FILE, &pr_conf, warn);
+	pr_conf_parse(getenv("PTRECLAIM_CONF"), &pr_conf, warn);
 }

@@ -14,8 +14,13 @@
 #define pr_hidden __attribute__((visibility("hidden")))
 #endif
 
+/* stats_file's pattern, NUL included; longer values are refused. */
+#define PR_CONF_PATH_LEN 256
+
 struct pr_conf {
 	bool stats;		/* print the summary at exit */
+	/* the summary's file ("": stderr); %p is the pid (report_file.c) */
+	char stats_file[PR_CONF_PATH_LEN];
 	bool profile;		/* record purge call sites */
 	size_t ledger_max;	/* bytes of ledger memory at most */
 	unsigned profile_top;	/* call sites in the report */
@@ -49,6 +54,27 @@ typedef void (*pr_warn_fn)(const char *msg);
  * returns the number of pairs rejected, each reported through warn. */
 pr_hidden int pr_conf_parse(const char *text, struct pr_conf *conf,
 			    pr_warn_fn warn);
+/* The same, with source naming where text came from in the complaints
+ * ("PTRECLAIM_CONF", a file's path). */
+pr_hidden int pr_conf_parse_from(const char *source, const char *text,
+				 struct pr_conf *conf, pr_warn_fn warn);
+/*
+ * The configuration file's text as PTRECLAIM_CONF's: '#' starts a comment
+ * that ends with its line, line ends separate pairs like commas, blanks
+ * around a pair are dropped.  out must hold strlen(in) + 2 bytes.
+ */
+pr_hidden void pr_conf_file_text(const char *in, char *out);
+/*
+ * pr_conf: the defaults, then /etc/ptreclaim.conf, then PTRECLAIM_CONF
+ * (the environment wins).  A secure-execution process (AT_SECURE) takes
+ * neither.  No malloc, no stdio: the shim's constructor calls it.
+ */
+pr_hidden void pr_conf_load(pr_warn_fn warn);
+#ifndef PR_CONF_FILE
+#define PR_CONF_FILE "/etc/ptreclaim.conf"
+#endif
+/* The file read instead of PR_CONF_FILE, for tests (never under AT_SECURE). */
+#define PR_CONF_FILE_ENV "PTRECLAIM_CONF_FILE"
 /* Every field to its key's default (the table's text, parsed). */
 pr_hidden void pr_conf_defaults(struct pr_conf *conf);
 extern pr_hidden struct pr_conf pr_conf;
@@ -59,6 +85,7 @@ enum pr_conf_type {
 	PR_CONF_UINT,	/* decimal, min..max */
 	PR_CONF_SIZE,	/* bytes, K/M/G suffix, min..max */
 	PR_CONF_ENUM,	/* one of choices */
+	PR_CONF_PATH,	/* an absolute path; % only as %p or %% */
 };
 struct pr_conf_choice {
 	const char *name;

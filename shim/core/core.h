@@ -11,6 +11,8 @@
 #ifndef PTRECLAIM_CORE_H
 #define PTRECLAIM_CORE_H
 
+#include <signal.h>
+
 #include "config.h"
 #include "platform.h"
 #include "ptreclaim.h"
@@ -83,8 +85,29 @@ pr_hidden long pr_verify_reclaimable(void);
 /* Lazily freed regions the last verification found still mapped. */
 pr_hidden long pr_verify_waiting(void);
 
-/* --- the report (report.c) --- */
+/* --- the report (report.c, report_file.c) --- */
 pr_hidden void pr_report(int fd);
+/* At start, after pr_conf_load: what pr_report_due needs (fork handlers). */
+pr_hidden void pr_report_init(void);
+/* Whether this process writes its report at exit (the rule: report.c). */
+pr_hidden bool pr_report_due(void);
+/* At exit: the report, if due, to stderr or stats_file. */
+pr_hidden void pr_report_at_exit(void);
+/* stats_file's pattern with %p as pid and %% as %, into buf (cut short and
+ * NUL-terminated if len is too small); returns its full length. */
+pr_hidden size_t pr_report_path(const char *pattern, long pid, char *buf,
+				size_t len);
+/* stats_file opened for appending (created 0600); the fd or -errno. */
+pr_hidden long pr_report_file_open(const char *pattern);
+/* SIGPIPE blocked on this thread, between the two: writes to a closed
+ * pipe fail with EPIPE instead of killing the process. */
+struct pr_sigpipe {
+	sigset_t pipe, old;
+	bool was_pending;
+	int saved_errno;
+};
+pr_hidden void pr_sigpipe_block(struct pr_sigpipe *sp);
+pr_hidden void pr_sigpipe_restore(struct pr_sigpipe *sp);
 
 /* --- state (init.c, interpose.c) --- */
 extern pr_hidden int pr_ready;	/* set once the ledger can be used */

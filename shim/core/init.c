@@ -40,10 +40,9 @@ static void after_fork_child(void)
 
 static void __attribute__((constructor)) pr_init(void)
 {
-	pr_conf_defaults(&pr_conf);
-	/* A setuid program must not take orders from its caller's env. */
-	if (!getauxval(AT_SECURE))
-		pr_conf_parse(getenv("PTRECLAIM_CONF"), &pr_conf, warn_stderr);
+	/* /etc/ptreclaim.conf, then PTRECLAIM_CONF; neither under AT_SECURE */
+	pr_conf_load(warn_stderr);
+	pr_report_init();
 	/*
 	 * Registered before anything here can start the allocator, so our
 	 * prepare handler runs after the allocator's: a thread that holds an
@@ -67,6 +66,5 @@ static void __attribute__((constructor)) pr_init(void)
 static void __attribute__((destructor)) pr_fini(void)
 {
 	pr_strategy_stop();
-	if (pr_conf.stats)
-		pr_report(2);
+	pr_report_at_exit();
 }

@@ -2,7 +2,7 @@
 # Unit test: the launcher.  Usage: test_cli.sh PTRECLAIM-BINARY JEMALLOC-LIB
 # (any library path will do for JEMALLOC-LIB: it is only passed along)
 set -u
-cli=$1 je=$2
+cli=$(realpath "$1") je=$2
 fail=0
 check() { # name expected-status actual-status
 	if [ "$2" != "$3" ]; then echo "FAIL $1: status $3, expected $2"; fail=1; fi
@@ -28,6 +28,64 @@ grep -q "cannot read PTRECLAIM_LIB" <<<"$out" || { echo "FAIL no clear error: $o
 
 out=$(PTRECLAIM_CONF=nosuchkey:1 "$cli" run -- true 2>&1); check "bad conf still runs" 0 $?
 grep -q "nosuchkey: unknown key" <<<"$out" || { echo "FAIL bad key not named: $out"; fail=1; }
+
+# Where ld.so would run the command without the shim, run refuses: exit 1,
+# one line, the command not run.
+lib=$(cd "$(dirname "$cli")/../shim" && pwd)/libptreclaim.so
+tmp=$(mktemp -d /tmp/ptreclaim-cli.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+mkdir "$tmp/a b" "$tmp/a:b" && cp "$lib" "$tmp/a b/" && cp "$lib" "$tmp/a:b/"
+: >"$tmp/empty.so"
+refused() { # name PTRECLAIM_LIB expected-words
+	local out st
+	out=$(PTRECLAIM_LIB=$2 "$cli" run -- sh -c 'echo ran' 2>&1); st=$?
+	check "$1" 1 $st
+	case "$out" in *"$3"*) ;; *) echo "FAIL $1: $out"; fail=1;; esac
+	[ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || { echo "FAIL $1: not one line: $out"; fail=1; }
+}
+refused "space in the library path" "$tmp/a b/libptreclaim.so" "contains a blank"
+refused "colon in the library path" "$tmp/a:b/libptreclaim.so" "contains a colon"
+refused "library is a text file" /etc/passwd "is not an ELF file"
+refused "library is a directory" "$tmp" "is a directory"
+refused "library is empty" "$tmp/empty.so" "is empty"
+refused "library is a program" /bin/true "is a program, not a shared library"
+
+# A relative PTRECLAIM_LIB is made absolute: a command that changes
+# directory still has the shim (its children too).
+out=$(cd "$(dirname "$lib")" && PTRECLAIM_LIB=./libptreclaim.so "$cli" run -- \
+	sh -c 'cd / && echo "$LD_PRELOAD" && exec cat /proc/self/maps' 2>&1)
+check "relative library" 0 $?
+case "$(head -1 <<<"$out")" in "$lib"*) ;; *) echo "FAIL relative library not absolute: $(head -1 <<<"$out")"; fail=1;; esac
+grep -q 'libptreclaim.so$' <<<"$out" || { echo "FAIL relative library: not loaded after cd"; fail=1; }
+
+# A static command runs, without the shim, and run says so.
+static=$(command -v ldconfig || echo /sbin/ldconfig)
+if [ -x "$static" ] && ! grep -q interpreter <(file -L "$static" 2>/dev/null) && command -v file >/dev/null; then
+	out=$(PATH=/usr/sbin:/sbin:$PATH "$cli" run -- ldconfig -p 2>&1 >/dev/null); check "static command" 0 $?
+	case "$out" in *"is statically linked"*"ptreclaim sweep"*) ;;
+		*) echo "FAIL static command: no warning: $out"; fail=1;; esac
+fi
+out=$("$cli" run -- true 2>&1)
+[ -z "$out" ] || { echo "FAIL dynamic command warned: $out"; fail=1; }
+
+# --conf=VALUE; a missing value is a usage error (exit 2, two lines).
+out=$("$cli" run --conf=stats:1 -- true 2>&1); check "--conf=VALUE" 0 $?
+grep -q '^ptreclaim: summary pid=' <<<"$out" || { echo "FAIL --conf=stats:1 not applied: $out"; fail=1; }
+out=$(PTRECLAIM_CONF=stats:0 "$cli" run --stats -- true 2>&1)
+grep -q '^ptreclaim: summary pid=' <<<"$out" || { echo "FAIL --stats does not override the environment"; fail=1; }
+usage_error() { # name args...
+	local name=$1 out st; shift
+	out=$("$cli" "$@" 2>&1); st=$?
+	check "$name" 2 $st
+	case "$out" in *"needs a value"*|*"bad pid"*) ;; *) echo "FAIL $name: $out"; fail=1;; esac
+	grep -q '^usage: ptreclaim ' <<<"$out" || { echo "FAIL $name: no usage line: $out"; fail=1; }
+}
+usage_error "--conf before --" run --conf -- true
+usage_error "--conf at the end" run --conf
+usage_error "--conf= empty" run --conf= -- true
+usage_error "sweep --pid without a value" sweep --pid
+usage_error "sweep --pid too large" sweep --pid 99999999999999
+usage_error "sweep --pid=0" sweep --pid=0
 
 # sweep: usage errors; on a kernel without the advice, one clear line.
 "$cli" sweep 2>/dev/null; check "sweep without target" 2 $?

@@ -40,7 +40,10 @@ static size_t set_others(const struct pr_conf_key *k, const struct pr_conf *d)
 		const unsigned char *b = (const void *)&c;
 
 		memcpy(&c, d, sizeof(c));	/* padding too */
-		if (k->choices)
+		if (k->type == PR_CONF_PATH)
+			snprintf(text, sizeof(text), "%s:/%s", k->name,
+				 t ? "var/log/x-%p.%%" : "x");
+		else if (k->choices)
 			snprintf(text, sizeof(text), "%s:%s", k->name,
 				 k->choices[t].name);
 		else
@@ -76,9 +79,11 @@ static void check_keys(void)
 			CHECK(strcmp(keys[j].name, k->name));
 		CHECK(k->offset + k->size <= sizeof(d) && k->meaning[0]);
 		memcpy(&c, &d, sizeof(c));
+		/* A path's default is none, which cannot be written. */
 		snprintf(text, sizeof(text), "%s:%s", k->name, k->dflt);
 		bad = pr_conf_parse(text, &c, warn);
-		CHECK(bad == 0 && !memcmp(&c, &d, sizeof(c)));
+		CHECK(bad == (k->type == PR_CONF_PATH) &&
+		      !memcmp(&c, &d, sizeof(c)));
 
 		CHECK(set_others(k, &d) > 0);
 
@@ -89,7 +94,8 @@ static void check_keys(void)
 			 "ptreclaim: PTRECLAIM_CONF: %s: expected ", k->name);
 		CHECK(bad == 1 && warnings == 1 && !memcmp(&c, &d, sizeof(c)));
 		CHECK(!strncmp(last, want, strlen(want)));
-		snprintf(want, sizeof(want), "; using %s\n", k->dflt);
+		snprintf(want, sizeof(want), "; using %s\n",
+			 k->dflt[0] ? k->dflt : "none");
 		CHECK(strlen(last) > strlen(want) &&
 		      !strcmp(last + strlen(last) - strlen(want), want));
 	}
@@ -182,6 +188,63 @@ static void check_edges(void)
 	CHECK(bad == 3 && !c.stats);
 }
 
+/* stats_file: an absolute path whose % are %p or %%; its expansion. */
+static void check_paths(void)
+{
+	char path[PR_CONF_PATH_LEN + 1], buf[64];
+	struct pr_conf c;
+	int bad;
+
+	c = parse("stats_file:/var/log/pr-%p.%%.log", &bad);
+	CHECK(bad == 0 && !strcmp(c.stats_file, "/var/log/pr-%p.%%.log"));
+	c = parse("stats_file:/a:b", &bad);	/* only the first ':' splits */
+	CHECK(bad == 0 && !strcmp(c.stats_file, "/a:b"));
+	c = parse("stats_file:rel/x,stats_file:/a%d,stats_file:/a%", &bad);
+	CHECK(bad == 3 && c.stats_file[0] == '\0');
+	CHECK(!strcmp(last, "ptreclaim: PTRECLAIM_CONF: stats_file: expected an absolute path, at most 255 bytes, %p for the pid, %% for %; using none\n"));
+	c = parse("stats_file:", &bad);
+	CHECK(bad == 1 && strstr(last, "key:value") && !c.stats_file[0]);
+	memset(path, 'a', sizeof(path));
+	path[0] = '/';
+	path[PR_CONF_PATH_LEN - 1] = '\0';		/* 255 bytes: fits */
+	{
+		char text[PR_CONF_PATH_LEN + 32];
+
+		snprintf(text, sizeof(text), "stats_file:%s", path);
+		c = parse(text, &bad);
+		CHECK(bad == 0 && strlen(c.stats_file) == PR_CONF_PATH_LEN - 1);
+		snprintf(text, sizeof(text), "stats_file:%sa", path);
+		c = parse(text, &bad);
+		CHECK(bad == 1 && !c.stats_file[0]);
+	}
+	CHECK(pr_report_path("/x/%p-%%-%p", 42, buf, sizeof(buf)) == 10 &&
+	      !strcmp(buf, "/x/42-%-42"));
+	CHECK(pr_report_path("/tmp/report-%p", 123456, buf, 8) == 18 &&
+	      !strcmp(buf, "/tmp/re"));
+}
+
+/* The file's text: comments, line ends and blanks around pairs. */
+static void check_file_text(void)
+{
+	char out[256];
+	struct pr_conf c;
+	int bad;
+
+	pr_conf_file_text("# ptreclaim\n stats:1 ,profile:1 # on\n\n"
+			  "\tledger_max:2M\r\nhint:off", out);
+	CHECK(!strcmp(out, ",stats:1,profile:1,,ledger_max:2M,hint:off,"));
+	c = parse(out, &bad);
+	CHECK(bad == 0 && c.stats && c.profile && c.ledger_max == 2UL << 20 &&
+	      c.hint == PR_HINT_OFF);
+	pr_conf_file_text("", out);
+	CHECK(!strcmp(out, ""));
+	pr_conf_file_text("#only\n#comments", out);
+	CHECK(!strcmp(out, ",,"));
+	pr_conf_defaults(&c);
+	bad = pr_conf_parse_from("/etc/x.conf", "bogus:1", &c, warn);
+	CHECK(bad == 1 && !strncmp(last, "ptreclaim: /etc/x.conf: bogus: unknown key", 42));
+}
+
 int main(void)
 {
 	struct pr_conf c;
@@ -219,6 +282,8 @@ int main(void)
 	c = parse("ledger_max:1 ", &bad);
 	CHECK(bad == 1);
 	check_edges();
+	check_paths();
+	check_file_text();
 	c = parse("profile_top:0", &bad);
 	CHECK(bad == 1 && c.profile_top == 10);
 	c = parse("profile_top:5K", &bad);
