@@ -70,7 +70,7 @@ static void check_keys(void)
 	char text[128], want[128];
 	int bad;
 
-	CHECK(n == 18);
+	CHECK(n == 19);
 	memset(&d, 0, sizeof(d));
 	pr_conf_defaults(&d);
 	for (size_t i = 0; i < n; i++) {
