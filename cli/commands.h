@@ -11,5 +11,7 @@
 int pr_cli_usage(FILE *f);
 int pr_cmd_probe(int argc, char **argv);
 int pr_cmd_sweep(int argc, char **argv);
+int pr_cmd_stat(int argc, char **argv);
+int pr_cmd_plot(int argc, char **argv);
 
 #endif

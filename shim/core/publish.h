@@ -27,7 +27,7 @@
 #define PR_PUB_STRATS	4	/* advice, jemalloc-hooks, fence, observe */
 #define PR_PUB_COUNTERS	32	/* counter names the page has room for */
 #define PR_PUB_NAME_LEN	24
-#define PR_PUB_WHY_LEN	160
+#define PR_PUB_WHY_LEN	256
 
 struct pr_pub {
 	char magic[8];

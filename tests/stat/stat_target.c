@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stat_target [MB] - a heap for `ptreclaim stat` to read: MB of small
+ * objects, 90% freed (the first tenth kept: whole 2 MiB regions go, so a
+ * strategy has tables to free, and the survivors keep theirs), a
+ * fork child if asked (--fork), then "ready PID[ CHILD]" on stdout and
+ * idle until SIGTERM, which exits through exit() so the shim's report
+ * at exit (stats_format:json) shows what it counted.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define OBJ 4096
+
+static void on_term(int sig)
+{
+	(void)sig;
+	exit(0);
+}
+
+int main(int argc, char **argv)
+{
+	size_t mb = argc > 1 ? strtoul(argv[1], NULL, 10) : 64;
+	size_t n = mb * (1 << 20) / OBJ;
+	char **objs = calloc(n, sizeof(*objs));
+	pid_t child = 0;
+
+	signal(SIGTERM, on_term);
+	for (size_t i = 0; objs && i < n; i++) {
+		objs[i] = malloc(OBJ);
+		if (objs[i])
+			memset(objs[i], (int)(i & 0xff), OBJ);
+	}
+	for (size_t i = 0; objs && i < n; i++)
+		if (i >= n / 10) {
+			free(objs[i]);
+			objs[i] = NULL;
+		}
+	if (argc > 2 && !strcmp(argv[2], "--fork")) {
+		child = fork();
+		if (child == 0) {
+			for (;;)
+				pause();
+		}
+	}
+	if (child > 0)
+		printf("ready %d %d\n", (int)getpid(), (int)child);
+	else
+		printf("ready %d\n", (int)getpid());
+	fflush(stdout);
+	for (;;)
+		pause();
+}
