@@ -174,9 +174,15 @@ static void print_table(FILE *f, const struct stat_proc *ps, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct stat_proc *p = &ps[i];
 
-		if (p->err) {
+		if (p->err == ESRCH) {
 			fprintf(f, "%8d %-16s %s\n", (int)p->pid, p->comm,
 				err_text(p, buf, sizeof(buf)));
+			continue;
+		}
+		if (p->err) {	/* status read, pagemap not */
+			fprintf(f, "%8d %-16s %9ld %9s %10s %10ld %s\n",
+				(int)p->pid, p->comm, p->vmpte_kb, "-", "-",
+				p->rss_kb, err_text(p, buf, sizeof(buf)));
 			continue;
 		}
 		fprintf(f, "%8d %-16s %9ld %9lld %10lld %10ld %-15s",
