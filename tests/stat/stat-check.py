@@ -3,6 +3,8 @@
 # checked against /proc (and need against a pagemap count of its own):
 #   a jemalloc program under the shim (and the shim's fields against its
 #   own report at exit, stats_format:json), its fork child (its own page),
+#   a child forked by the system call (only its parent's page),
+#   a fence whose worker stopped for a seccomp filter installed late,
 #   a glibc program without the shim, a PID that does not exist, one stat
 #   may not read (run as nobody); --prometheus through promtool; --watch
 #   --json recorded and drawn by `ptreclaim plot`.
@@ -226,5 +228,39 @@ finally:
         os.kill(cpid, signal.SIGKILL)
     except OSError:
         pass
+# A child forked without atfork handlers keeps only its parent's page:
+# stat must not show the parent's counters as the child's.
+raw, (rpid, rcpid) = start(shim + ':' + jemalloc, conf, '16', '--rawfork')
+try:
+    rc, out = stat('--json', rcpid)
+    r = json.loads(out).get('shim') or {}
+    check(rc == 0 and r.get('published') is False and
+          r.get('inherited_from') == rpid and 'strategy' not in r,
+          'raw fork child: the parent\'s page is not read as its own (%s)' % r)
+finally:
+    for pid in (rcpid, rpid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    raw.wait()
+
+# The fence, stopped by a seccomp filter after it published: stat says
+# so from the live state, as the report does.
+fenced, (fpid,) = start(shim + ':' + jemalloc,
+                        conf + ',fence:on,jemalloc:off,fence_delay_ms:0',
+                        '64', '--seccomp')
+try:
+    rc, out = stat('--json', fpid)
+    f = (json.loads(out).get('shim') or {})
+    fence = f.get('strategies', {}).get('fence', {})
+    check(rc == 0 and f.get('strategy') == 'observe' and
+          fence.get('state') == 'unavailable' and
+          'seccomp' in (fence.get('reason') or ''),
+          'fence stopped by seccomp: observe, and why (%s)' % fence)
+    check_shim(json.loads(out), stop_report(fenced), 'fence stopped')
+finally:
+    if fenced.poll() is None:
+        fenced.kill()
 print('%d failed' % len(failures))
 sys.exit(1 if failures else 0)

@@ -3,14 +3,21 @@
  * stat_target [MB] - a heap for `ptreclaim stat` to read: MB of small
  * objects, 90% freed (the first tenth kept: whole 2 MiB regions go, so a
  * strategy has tables to free, and the survivors keep theirs), a
- * fork child if asked (--fork), then "ready PID[ CHILD]" on stdout and
+ * fork child if asked (--fork; --rawfork: by the system call, so no
+ * atfork handler runs in it), or a seccomp filter installed late and
+ * time for the shim's worker to notice it (--seccomp), then
+ * "ready PID[ CHILD]" on stdout and
  * idle until SIGTERM, which exits through exit() so the shim's report
  * at exit (stats_format:json) shows what it counted.
  */
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +27,24 @@ static void on_term(int sig)
 {
 	(void)sig;
 	exit(0);
+}
+
+/* A filter that allows everything, on every thread (as a sandbox that
+ * starts late would install its own): the shim's worker must stop. */
+static void late_seccomp(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = 1, .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+		    SECCOMP_FILTER_FLAG_TSYNC, &prog)) {
+		perror("stat_target: seccomp");
+		exit(1);
+	}
+	sleep(3);	/* the worker looks at least once a second */
 }
 
 int main(int argc, char **argv)
@@ -40,6 +65,15 @@ int main(int argc, char **argv)
 			free(objs[i]);
 			objs[i] = NULL;
 		}
+	if (argc > 2 && !strcmp(argv[2], "--seccomp"))
+		late_seccomp();
+	if (argc > 2 && !strcmp(argv[2], "--rawfork")) {
+		child = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+		if (child == 0) {
+			for (;;)
+				pause();
+		}
+	}
 	if (argc > 2 && !strcmp(argv[2], "--fork")) {
 		child = fork();
 		if (child == 0) {
