@@ -243,7 +243,9 @@ static size_t sample(const struct opts *o, struct stat_proc *ps, size_t cap,
 		stat_read(pids[i], &ps[k]);
 		if (o->all && skip_in_all(&ps[k]))
 			continue;
-		*failed += ps[k].err != 0;
+		/* A stats page that could not be read is a PID not read in
+		 * full, too. */
+		*failed += ps[k].err != 0 || ps[k].shim.err[0];
 		k++;
 	}
 	free(list);
@@ -399,12 +401,42 @@ static bool number(const char *s, double *v)
 	return s[0] && !*end && !errno && *v >= 0;
 }
 
+/* An option with a value: --watch S, --count N, -o FILE. */
+static int parse_value(const char *opt, const char *val, struct opts *o)
+{
+	double v;
+
+	if (!strcmp(opt, "-o") || !strcmp(opt, "--output")) {
+		o->out = val;
+		return 0;
+	}
+	if (!number(val, &v))
+		return usage_error("bad value for", opt);
+	if (!strcmp(opt, "--watch")) {
+		if (v < 0.01)
+			return usage_error("--watch wants 0.01 s or more", NULL);
+		o->watch = v;
+	} else {
+		if (v != (long)v || v < 1)
+			return usage_error("--count wants a whole number", NULL);
+		o->count = (long)v;
+	}
+	return 0;
+}
+
+static bool is_pid(const char *a)
+{
+	return isdigit((unsigned char)a[0]) &&
+	       strspn(a, "0123456789") == strlen(a) && strlen(a) < 11 &&
+	       atol(a) > 0 && atol(a) < 1L << 31;
+}
+
 static int parse(int argc, char **argv, struct opts *o)
 {
 	o->pids = calloc((size_t)argc, sizeof(*o->pids));
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		double v;
+		int r;
 
 		if (!strcmp(a, "--json")) {
 			o->json = true;
@@ -416,20 +448,10 @@ static int parse(int argc, char **argv, struct opts *o)
 			   !strcmp(a, "-o") || !strcmp(a, "--output")) {
 			if (i + 1 >= argc)
 				return usage_error("missing value after", a);
-			if (a[1] == 'o' || a[2] == 'o') {
-				o->out = argv[++i];
-			} else if (!number(argv[++i], &v) ||
-				   (a[2] == 'w' && v < 0.01) ||
-				   (a[2] == 'c' && v != (long)v)) {
-				return usage_error("bad value for", a);
-			} else if (a[2] == 'w') {
-				o->watch = v;
-			} else {
-				o->count = (long)v;
-			}
-		} else if (isdigit((unsigned char)a[0]) &&
-			   strspn(a, "0123456789") == strlen(a) && atol(a) > 0 &&
-			   atol(a) < 1L << 31) {
+			r = parse_value(a, argv[++i], o);
+			if (r)
+				return r;
+		} else if (is_pid(a)) {
 			o->pids[o->npids++] = (pid_t)atol(a);
 		} else {
 			return usage_error("bad argument", a);

@@ -131,6 +131,12 @@ def check_shim(o, rep, label):
               label + ': %s state and reason' % st['name'])
 
 
+# bad usage: status 2
+for args in ([], ['--all', '1'], ['--watch', '0', '1'], ['--count', '1.5', '1'],
+             ['--watch'], ['x1']):
+    rc, _ = stat(*args)
+    check(rc == 2, 'usage %s: exit status 2' % ' '.join(args))
+
 conf = 'stats:1,stats_format:json'
 shimmed, (spid, cpid) = start(shim + ':' + jemalloc, conf, '64', '--fork')
 plain, (gpid,) = start('', '', '64')
