@@ -173,6 +173,9 @@ static void try_page(struct stat_proc *p, uint64_t addr)
 			 strerror(errno));
 		return;
 	}
+	/* Mapped, not filled yet: nothing published so far. */
+	if (!h.magic[0])
+		return;
 	/* Fields are only appended: a larger header is one we can read. */
 	if (memcmp(h.magic, PR_PUB_MAGIC, 8) || h.version != PR_PUB_VERSION ||
 	    h.size < sizeof(h)) {

@@ -117,4 +117,7 @@ const struct pr_strategy_ops pr_advice_ops = {
 };
 
 /* For the stats page (core/publish.c): read in place from outside. */
-const uint64_t *pr_advice_errors_addr(void) { return &astats.errors; }
+const uint64_t *pr_advice_errors_addr(void)
+{
+	return &astats.errors;
+}

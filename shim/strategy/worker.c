@@ -587,5 +587,12 @@ void pr_worker_stop(void)
 }
 
 /* For the stats page (core/publish.c): read in place from outside. */
-const struct pr_worker_stats *pr_worker_stats_addr(void) { return &wstats; }
-const char *const *pr_worker_quit_addr(void) { return &quit_why; }
+const struct pr_worker_stats *pr_worker_stats_addr(void)
+{
+	return &wstats;
+}
+
+const char *const *pr_worker_quit_addr(void)
+{
+	return &quit_why;
+}
