@@ -14,12 +14,13 @@
  * own from then on: it maps a fresh page (and drops the inherited one), so
  * parent and child each publish their own pid; `stat` ignores a page whose
  * pid is not the process it reads (a child forked without atfork handlers
- * keeps only its parent's).
+ * keeps only its parent's).  Nothing is published under a seccomp filter.
  */
 #include <linux/memfd.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "core.h"
@@ -141,6 +142,15 @@ static struct pr_pub *map_page(void)
 	return (unsigned long)p > -4096UL ? NULL : (struct pr_pub *)p;
 }
 
+/* Under a seccomp filter (one that came with the process, or a sandbox
+ * installed before this fork) memfd_create may be what kills the process:
+ * publish nothing and leave what is there, as the worker stops
+ * (worker.c). */
+static bool may_publish(void)
+{
+	return pr_sys(SYS_prctl, PR_GET_SECCOMP, 0, 0, 0, 0, 0) == 0;
+}
+
 static void publish_now(void)
 {
 	struct pr_pub *p = map_page();
@@ -160,12 +170,13 @@ void pr_publish(void)
 		return;
 	if (pr_strategy_running() == PR_STRAT_OBSERVE && !pr_conf.stats)
 		return;
-	publish_now();
+	if (may_publish())
+		publish_now();
 }
 
 void pr_publish_after_fork(void)
 {
-	if (!page)
+	if (!page || !may_publish())
 		return;
 	pr_sys(SYS_munmap, (long)page, (long)PR_PAGE_SIZE, 0, 0, 0, 0);
 	page = NULL;

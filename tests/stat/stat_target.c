@@ -5,7 +5,8 @@
  * strategy has tables to free, and the survivors keep theirs), a
  * fork child if asked (--fork; --rawfork: by the system call, so no
  * atfork handler runs in it), or a seccomp filter installed late and
- * time for the shim's worker to notice it (--seccomp), then
+ * time for the shim's worker to notice it (--seccomp; --seccomp-fork: and
+ * then a fork child), then
  * "ready PID[ CHILD]" on stdout and
  * idle until SIGTERM, which exits through exit() so the shim's report
  * at exit (stats_format:json) shows what it counted.
@@ -65,7 +66,7 @@ int main(int argc, char **argv)
 			free(objs[i]);
 			objs[i] = NULL;
 		}
-	if (argc > 2 && !strcmp(argv[2], "--seccomp"))
+	if (argc > 2 && !strncmp(argv[2], "--seccomp", 9))
 		late_seccomp();
 	if (argc > 2 && !strcmp(argv[2], "--rawfork")) {
 		child = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
@@ -74,7 +75,8 @@ int main(int argc, char **argv)
 				pause();
 		}
 	}
-	if (argc > 2 && !strcmp(argv[2], "--fork")) {
+	if (argc > 2 && (!strcmp(argv[2], "--fork") ||
+			 !strcmp(argv[2], "--seccomp-fork"))) {
 		child = fork();
 		if (child == 0) {
 			for (;;)
