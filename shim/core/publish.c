@@ -183,7 +183,7 @@ void pr_publish_after_fork(void)
 	publish_now();
 }
 
-/* As `stat` counts them from the page (cli/stat_shim.c). */
+/* As `stat` counts them from the page (cli/stat_read.c). */
 uint64_t pr_publish_tables_freed(void)
 {
 	struct pr_worker_stats w;
