@@ -32,6 +32,7 @@ struct point {
 
 struct series {
 	char label[96];
+	int file;		/* which FILE argument */
 	long pid;
 	size_t n;
 	struct point *pt;
@@ -60,11 +61,11 @@ static double field(const char *s, const char *end, const char *key)
 	return !strncmp(p, "null", 4) ? NAN : strtod(p, NULL);
 }
 
-static struct series *series_for(const char *label, long pid, bool many)
+static struct series *series_for(int file, const char *label, long pid,
+				  bool many)
 {
 	for (size_t i = 0; i < nseries; i++)
-		if (series[i].pid == pid && !strncmp(series[i].label, label,
-						     strlen(label)))
+		if (series[i].file == file && series[i].pid == pid)
 			return &series[i];
 	if (nseries == MAX_SERIES)
 		return NULL;
@@ -72,14 +73,15 @@ static struct series *series_for(const char *label, long pid, bool many)
 
 	snprintf(s->label, sizeof(s->label), many ? "%s (pid %ld)" : "%s",
 		 label, pid);
+	s->file = file;
 	s->pid = pid;
 	s->pt = calloc(MAX_POINTS, sizeof(*s->pt));
 	return s->pt ? s : NULL;
 }
 
 /* One process object of a sample line: from its "{"pid":" to the next. */
-static void add_object(const char *label, const char *o, const char *end,
-		       bool many)
+static void add_object(int file, const char *label, const char *o,
+		       const char *end, bool many)
 {
 	const char *shim = strstr(o, "\"shim\":");
 	const char *stop = shim && shim < end ? shim : end;
@@ -94,12 +96,12 @@ static void add_object(const char *label, const char *o, const char *end,
 	if (isnan(p.t) || isnan(p.vmpte_kb) || isnan(p.need_kb) ||
 	    isnan(p.rss_kb))
 		return;
-	s = series_for(label, (long)field(o, stop, "pid"), many);
+	s = series_for(file, label, (long)field(o, stop, "pid"), many);
 	if (s && s->n < MAX_POINTS)
 		s->pt[s->n++] = p;
 }
 
-static int read_file(const char *path, const char *label)
+static int read_file(int file, const char *path, const char *label)
 {
 	FILE *f = fopen(path, "re");
 	char *line = NULL;
@@ -116,7 +118,8 @@ static int read_file(const char *path, const char *label)
 		for (char *o = strstr(line, "{\"pid\":"); o;) {
 			char *next = strstr(o + 1, "{\"pid\":");
 
-			add_object(label, o, next ? next : o + strlen(o), many);
+			add_object(file, label, o, next ? next : o + strlen(o),
+				   many);
 			o = next;
 		}
 	}
@@ -265,7 +268,7 @@ int pr_cmd_plot(int argc, char **argv)
 				argv[i]);
 			return pr_cli_usage(stderr);
 		} else {
-			if (read_file(argv[i], label ? label : argv[i]))
+			if (read_file(files, argv[i], label ? label : argv[i]))
 				return 1;
 			label = NULL;
 			files++;
