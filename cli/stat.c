@@ -496,8 +496,11 @@ static int watch(const struct opts *o, struct stat_proc *ps, size_t cap)
 			printf("\033[H\033[J");	/* the table in place */
 		if (emit(o, ps, n, failed))
 			return 1;
+		/* A PID that ended is the end of its recording, not a
+		 * failure, unless it was not there to begin with. */
 		failed_ever |= failed > gone || (!k && failed);
-		sleep_for(o->watch);
+		if (!o->count || k + 1 < o->count)
+			sleep_for(o->watch);
 	}
 	return failed_ever ? 1 : 0;
 }
