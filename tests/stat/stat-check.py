@@ -234,6 +234,14 @@ finally:
         os.kill(cpid, signal.SIGKILL)
     except OSError:
         pass
+# A recording ends when its process does (scripts/plot-demo relies on it).
+short = subprocess.Popen(['sleep', '1.5'])
+rc, out = stat(short.pid, '--watch', '0.2', '--json')
+short.wait()
+check(rc == 0 and len(out.splitlines()) >= 3 and
+      all(json.loads(x)['pid'] == short.pid for x in out.splitlines()),
+      'watch ends with its process, status 0 (%d lines)' % len(out.splitlines()))
+
 # A child forked without atfork handlers keeps only its parent's page:
 # stat must not show the parent's counters as the child's.
 raw, (rpid, rcpid) = start(shim + ':' + jemalloc, conf, '16', '--rawfork')
