@@ -39,5 +39,7 @@ const char *pr_elf_not_library(const char *path);
 /* A 64-bit ELF executable without PT_INTERP: no dynamic loader, no
  * preload. */
 bool pr_elf_is_static(const char *path);
+int pr_cmd_stat(int argc, char **argv);
+int pr_cmd_plot(int argc, char **argv);
 
 #endif

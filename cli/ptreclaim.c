@@ -5,6 +5,8 @@
  *   ptreclaim run [--stats] [--conf KEY:VALUE,...] -- CMD [ARGS...]
  *   ptreclaim probe [--json]
  *   ptreclaim sweep --pid PID | --all
+ *   ptreclaim stat PID... | --all [--json] [--watch S] [--prometheus]
+ *   ptreclaim plot FILE... -o OUT.svg
  *
  * The usage, the dispatch and the option helpers the subcommands share;
  * run (run.c), probe (probe.c) and sweep (sweep.c) live in their own
@@ -30,6 +32,9 @@ int pr_cli_usage(FILE *f)
 		"usage: ptreclaim run [--stats] [--conf KEY:VALUE,...] -- CMD [ARGS...]\n"
 		"       ptreclaim probe [--json]\n"
 		"       ptreclaim sweep --pid PID | --all\n"
+		"       ptreclaim stat PID... | --all [--json] [--watch SECONDS] [--count N]\n"
+		"                      [--prometheus] [-o FILE]\n"
+		"       ptreclaim plot FILE... -o OUT.svg [--title TEXT]\n"
 		"       ptreclaim --version\n"
 		"\n"
 		"run     run CMD with libptreclaim.so preloaded\n"
@@ -42,6 +47,15 @@ int pr_cli_usage(FILE *f)
 		"        the shim (MADV_RECLAIM_PT via process_madvise; patched kernel)\n"
 		"  --pid PID      one process (--pid=PID too)\n"
 		"  --all          every process this user may advise\n"
+		"stat    VmPTE, need (pagemap), reclaimable and RSS of processes,\n"
+		"        and what the shim did in those under it (its stats page)\n"
+		"  --json         an object per process (a list for several)\n"
+		"  --watch S      a sample every S seconds (a JSON line each)\n"
+		"  --count N      N samples at most\n"
+		"  --prometheus   the text exposition format (textfile collector)\n"
+		"  -o FILE        write FILE whole (temporary file, rename)\n"
+		"plot    an SVG of VmPTE, need and RSS over time from recordings\n"
+		"        of `stat PID --watch 1 --json`, one series per file\n"
 		"\n"
 		"The library is taken from $PTRECLAIM_LIB, else next to this program\n"
 		"(build tree), else " PTRECLAIM_LIBDIR ".\n");
@@ -95,6 +109,10 @@ int main(int argc, char **argv)
 		return pr_cmd_probe(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "sweep"))
 		return pr_cmd_sweep(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "stat"))
+		return pr_cmd_stat(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "plot"))
+		return pr_cmd_plot(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--version")) {
 		printf("ptreclaim %s\n", PTRECLAIM_VERSION);
 		return 0;

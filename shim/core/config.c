@@ -41,6 +41,9 @@ static const struct pr_conf_choice hint_modes[] = {
 static const struct pr_conf_choice scopes[] = {
 	{ "allocator", 0 }, { "all", 1 }, { NULL, 0 }
 };
+static const struct pr_conf_choice stats_formats[] = {
+	{ "text", 0 }, { "json", 1 }, { NULL, 0 }
+};
 static const struct pr_conf_choice fence_modes[] = {
 	{ "auto", PR_FENCE_AUTO }, { "on", PR_FENCE_ON }, { "off", PR_FENCE_OFF },
 	{ NULL, 0 }
@@ -75,6 +78,8 @@ static const struct pr_conf_key keys[] = {
 	     "print the summary at exit (on stderr, or into `stats_file`)"),
 	PATH("stats_file", stats_file,
 	     "write the summary at exit into this file instead of stderr (appended, created with mode 0600), and turn it on"),
+	ENUM("stats_format", stats_json, bool, stats_formats, "text",
+	     "`json`: the summary as one JSON object on one line (at exit, and from the API's report call)"),
 	BOOL("profile", profile, "0",
 	     "record purge call sites (glibc's `backtrace`) and list the top ones"),
 	UINT("profile_top", profile_top, 1, 1000, "a number", "10",

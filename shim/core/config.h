@@ -41,6 +41,7 @@ struct pr_conf {
 	bool advice;		/* advice:auto (true) or advice:off */
 	unsigned advice_rate;	/* advice calls per second at most */
 	unsigned advice_delay_ms; /* a region must stay unchanged this long */
+	bool stats_json;	/* stats_format:json - the report as JSON */
 };
 /* auto: the policy where it pays; on: the policy anywhere; always: hint,
  * never stop (for comparison). */

@@ -32,6 +32,7 @@ enum pr_counter {
 };
 pr_hidden void pr_count(enum pr_counter c, uint64_t n);
 pr_hidden uint64_t pr_counter_sum(enum pr_counter c);
+pr_hidden const void *pr_counters_base(unsigned *nr, size_t *stride);
 /* The public counters (include/ptreclaim.h). */
 pr_hidden void pr_stats_snapshot(struct ptreclaim_stats *st);
 
@@ -45,6 +46,8 @@ pr_hidden void pr_ledger_drop(uintptr_t start, uintptr_t end);
 pr_hidden void pr_ledger_table_freed(uintptr_t start, uintptr_t end);
 pr_hidden uint64_t pr_ledger_tracked(void);
 pr_hidden uint64_t pr_ledger_full(void);
+pr_hidden void pr_ledger_counts_addr(const uint64_t **tracked,
+				     const uint64_t **full);
 /*
  * Visit every region with purged pages; fn fills in the pages it finds in
  * use, and the ledger forgets that they were purged.
@@ -108,6 +111,17 @@ struct pr_sigpipe {
 };
 pr_hidden void pr_sigpipe_block(struct pr_sigpipe *sp);
 pr_hidden void pr_sigpipe_restore(struct pr_sigpipe *sp);
+
+/* --- the stats page for `ptreclaim stat` (publish.c, publish.h) --- */
+/* Map it, once, if there is something to report; a fork child maps its
+ * own (it must not write into its parent's). */
+pr_hidden void pr_publish(void);
+pr_hidden void pr_publish_after_fork(void);
+/* What a strategy did, summed over all of them (publish.c). */
+pr_hidden uint64_t pr_publish_tables_freed(void);
+pr_hidden uint64_t pr_publish_errors(void);
+/* The report as one JSON object (report_json.c; stats_format:json). */
+pr_hidden void pr_report_json(int fd);
 
 /* --- state (init.c, interpose.c) --- */
 extern pr_hidden int pr_ready;	/* set once the ledger can be used */

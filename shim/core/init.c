@@ -36,6 +36,7 @@ static void after_fork_child(void)
 	pr_dcm_after_fork_child();
 	pr_hint_after_fork_child();
 	pr_profile_after_fork(true);
+	pr_publish_after_fork();
 }
 
 static void __attribute__((constructor)) pr_init(void)
@@ -61,6 +62,7 @@ static void __attribute__((constructor)) pr_init(void)
 	/* Last: a start may call into the allocator or create a thread,
 	 * which starts the allocator. */
 	pr_strategy_start();
+	pr_publish();
 }
 
 static void __attribute__((destructor)) pr_fini(void)

@@ -500,3 +500,11 @@ void pr_ledger_park(uintptr_t base, uint64_t seen_ns, const uint64_t inuse[8])
 	}
 	rd_unlock();
 }
+
+/* For the stats page (publish.c): the words pr_ledger_tracked() and
+ * pr_ledger_full() read. */
+void pr_ledger_counts_addr(const uint64_t **tracked, const uint64_t **full)
+{
+	*tracked = &nr_live;
+	*full = &nr_full;
+}

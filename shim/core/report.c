@@ -34,6 +34,10 @@ void pr_report(int fd)
 	long reclaimable;
 	long end_kb;
 
+	if (pr_conf.stats_json) {
+		pr_report_json(fd);
+		return;
+	}
 	pr_ledger_maintain();
 	reclaimable = pr_verify_reclaimable();
 	pr_stats_snapshot(&st);

@@ -115,3 +115,9 @@ const struct pr_strategy_ops pr_advice_ops = {
 	.report = advice_report,
 	.uses_worker = true,
 };
+
+/* For the stats page (core/publish.c): read in place from outside. */
+const uint64_t *pr_advice_errors_addr(void)
+{
+	return &astats.errors;
+}

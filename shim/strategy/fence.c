@@ -538,3 +538,9 @@ void pr_fence_stats(struct ptreclaim_fence_stats *st)
 		.cpu_ns = w.cpu_ns,
 	};
 }
+
+/* For the stats page (core/publish.c): read in place from outside. */
+const uint64_t *pr_fence_errors_addr(void)
+{
+	return &fstats.other_err;
+}

@@ -172,3 +172,14 @@ void pr_strategy_mm_end(bool token)
 	if (token)
 		R.mm->mm_end(token);
 }
+
+/* For the stats page (core/publish.c): read in place from outside. */
+const enum pr_strategy_id *pr_strategy_running_addr(void)
+{
+	return &R.running;
+}
+
+bool pr_strategy_uses_worker(enum pr_strategy_id id)
+{
+	return id < PR_STRAT_NR && ops[id]->uses_worker;
+}

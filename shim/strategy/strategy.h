@@ -90,6 +90,11 @@ pr_hidden void pr_strategy_adopt(enum pr_strategy_id id, bool on);
 pr_hidden void pr_strategy_report(int fd, enum pr_strategy_id id);
 pr_hidden bool pr_strategy_mm_begin(uintptr_t lo, size_t len);
 pr_hidden void pr_strategy_mm_end(bool token);
+/* For the stats page (core/publish.c). */
+pr_hidden const enum pr_strategy_id *pr_strategy_running_addr(void);
+pr_hidden bool pr_strategy_uses_worker(enum pr_strategy_id id);
+pr_hidden const uint64_t *pr_advice_errors_addr(void);
+pr_hidden const uint64_t *pr_fence_errors_addr(void);
 
 /* --- the worker (worker.c) --- */
 
@@ -151,6 +156,8 @@ pr_hidden void pr_worker_stats(struct pr_worker_stats *out);
 /* Why the worker stopped for good (a seccomp filter, a failed restart
  * after fork), or NULL. */
 pr_hidden const char *pr_worker_quit_reason(void);
+pr_hidden const struct pr_worker_stats *pr_worker_stats_addr(void);
+pr_hidden const char *const *pr_worker_quit_addr(void);
 /* fence_scope.c: the regions the fence may take (fence_scope). */
 pr_hidden void pr_fence_scope_start(void);
 /* From interposed mmap and mremap, after success. */

@@ -585,3 +585,14 @@ void pr_worker_stop(void)
 	pthread_mutex_unlock(&wk.work);
 	pr_sys(SYS_write, wk.kick, (long)&one, 8, 0, 0, 0);
 }
+
+/* For the stats page (core/publish.c): read in place from outside. */
+const struct pr_worker_stats *pr_worker_stats_addr(void)
+{
+	return &wstats;
+}
+
+const char *const *pr_worker_quit_addr(void)
+{
+	return &quit_why;
+}

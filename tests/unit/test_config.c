@@ -70,7 +70,7 @@ static void check_keys(void)
 	char text[128], want[128];
 	int bad;
 
-	CHECK(n == 19);
+	CHECK(n == 20);
 	memset(&d, 0, sizeof(d));
 	pr_conf_defaults(&d);
 	for (size_t i = 0; i < n; i++) {
@@ -299,6 +299,13 @@ int main(void)
 	CHECK(bad == 2 && !c.stats && warnings == 2);
 	c = parse(",,stats:1,", &bad);
 	CHECK(bad == 0 && c.stats);
+	/* The report's format: text (default) or json. */
+	c = parse(NULL, &bad);
+	CHECK(!c.stats_json);
+	c = parse("stats_format:json", &bad);
+	CHECK(bad == 0 && c.stats_json);
+	c = parse("stats_format:xml", &bad);
+	CHECK(bad == 1 && !c.stats_json && strstr(last, "text or json"));
 
 	/* The jemalloc adapter: auto (default) or off. */
 	c = parse(NULL, &bad);
