@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -65,70 +64,13 @@ static void count(struct pt_need *n, struct last *l, uint64_t addr)
 	}
 }
 
-/*
- * PAGEMAP_SCAN (Linux 6.7+; Debian bookworm's headers predate it): the
- * kernel walks the page tables and returns ranges of present or swapped
- * pages, skipping what maps nothing, instead of 8 bytes read per page of
- * address space (terabytes reserved made the read take minutes).
- */
-struct pm_scan_arg_ {
-	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
-	uint64_t category_inverted, category_mask, category_anyof_mask;
-	uint64_t return_mask;
-};
-struct page_region_ {
-	uint64_t start, end, categories;
-};
-#define PAGEMAP_SCAN_ _IOWR('f', 16, struct pm_scan_arg_)
-#define PAGE_IS_PRESENT_ (1 << 3)
-#define PAGE_IS_SWAPPED_ (1 << 4)
-#define SCAN_VEC 4096
-
-static struct page_region_ scan_vec[SCAN_VEC];
-static int have_scan = 1;	/* 0 once the kernel said it has none */
-
-/* 1 if [s, e) was counted, 0 if this kernel has no PAGEMAP_SCAN, -1 on
- * error.  Ranges come in ascending order, as count() needs. */
-static int scan_vma_ioctl(int pm, uint64_t s, uint64_t e, struct pt_need *n,
-			  struct last *l)
-{
-	struct pm_scan_arg_ a = {
-		.size = sizeof(a), .start = s, .end = e,
-		.vec = (uintptr_t)scan_vec, .vec_len = SCAN_VEC,
-		.category_anyof_mask = PAGE_IS_PRESENT_ | PAGE_IS_SWAPPED_,
-		.return_mask = PAGE_IS_PRESENT_ | PAGE_IS_SWAPPED_,
-	};
-
-	while (have_scan && a.start < e) {
-		int r = ioctl(pm, PAGEMAP_SCAN_, &a);
-
-		if (r < 0 && a.start == s && (errno == ENOTTY || errno == EINVAL)) {
-			have_scan = 0;
-			break;
-		}
-		if (r < 0)
-			return -1;
-		for (int i = 0; i < r; i++)
-			for (uint64_t va = scan_vec[i].start >> PTE_SHIFT << PTE_SHIFT;
-			     va < scan_vec[i].end; va += 1ull << PTE_SHIFT)
-				count(n, l, va);
-		if (a.walk_end <= a.start)
-			return -1;
-		a.start = a.walk_end;
-	}
-	return have_scan;
-}
-
 /* Regions are counted in ascending address order, so comparing with the
  * last counted region is enough to count each one once. */
 static int scan_vma(int pm, uint64_t s, uint64_t e, struct pt_need *n,
 		    struct last *l)
 {
 	uint64_t a = s;
-	int r = scan_vma_ioctl(pm, s, e, n, l);
 
-	if (r)
-		return r < 0 ? -1 : 0;
 	while (a < e) {
 		size_t want = (size_t)((e - a) >> PAGE_SHIFT), i, got;
 		ssize_t r;
