@@ -73,10 +73,11 @@ static struct pr_region *region_get(uintptr_t base)
 	return pr_lt_hold_or_add(base);
 }
 
-/* Every linked entry, held for the body (which must not break out). */
-#define for_each_linked(r)						\
+/* Every linked entry want (a hint, or NULL) picks, held for the body
+ * (which may continue, but must not break out). */
+#define for_each_linked(r, want)					\
 	for (size_t r##_i = 0, r##_n = pr_lt_used(); r##_i < r##_n; r##_i++) \
-		for (struct pr_region *r = pr_lt_hold_nth(r##_i); r;	\
+		for (struct pr_region *r = pr_lt_hold_nth(r##_i, want); r; \
 		     pr_lt_release(r), r = NULL)
 
 static void state_set(struct pr_region *r, uint32_t flag, uint64_t *counter)
@@ -206,9 +207,14 @@ static void drop_one(struct pr_region *r)
 	}
 }
 
+static bool region_marked(struct pr_region *r)
+{
+	return !region_idle(r);
+}
+
 static void drop_by_walk(uintptr_t start, uintptr_t end)
 {
-	for_each_linked(r) {
+	for_each_linked(r, region_marked) {
 		if (r->base + PR_PMD_SIZE > start && r->base < end)
 			drop_one(r);
 	}
@@ -264,6 +270,13 @@ void pr_ledger_maintain(void)
 	pr_lt_recycle(region_idle, region_reset);
 }
 
+/* Purged pages, and not parked: what the walks below offer. */
+static bool region_offered(struct pr_region *r)
+{
+	return (__atomic_load_n(&r->state, __ATOMIC_RELAXED) &
+		(REGION_LIVE | REGION_ZAPPED)) == REGION_LIVE;
+}
+
 /*
  * Every region with purged pages whose table no fence has freed since,
  * with PR_LEDGER_FULL when all its pages are purged and PR_LEDGER_LAZY
@@ -275,7 +288,7 @@ void pr_ledger_maintain(void)
 void pr_ledger_for_each_live_ex(pr_live_ex_fn fn, void *arg)
 {
 	pr_busy++;
-	for_each_linked(r) {
+	for_each_linked(r, region_offered) {
 		uint64_t inuse[PR_BITMAP_WORDS] = { 0 };
 		uint32_t st = __atomic_load_n(&r->state, __ATOMIC_RELAXED);
 

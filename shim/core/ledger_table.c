@@ -296,12 +296,13 @@ size_t pr_lt_used(void)
 	return __atomic_load_n(&n_entries, __ATOMIC_ACQUIRE);
 }
 
-struct pr_region *pr_lt_hold_nth(size_t i)
+struct pr_region *pr_lt_hold_nth(size_t i, bool (*want)(struct pr_region *))
 {
 	struct pr_region *r = entry((uint32_t)i);
 	uint32_t *slot;
 
-	if (__atomic_load_n(&r->link, __ATOMIC_ACQUIRE) != PR_LT_LINKED)
+	if (__atomic_load_n(&r->link, __ATOMIC_ACQUIRE) != PR_LT_LINKED ||
+	    (want && !want(r)))
 		return NULL;
 	__atomic_fetch_add(&r->pins, 1, __ATOMIC_SEQ_CST);
 	/* Linked at base while the slot there names it, and then it cannot

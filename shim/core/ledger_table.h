@@ -37,10 +37,16 @@ pr_hidden struct pr_region *pr_lt_hold(uintptr_t base);
 pr_hidden struct pr_region *pr_lt_hold_or_add(uintptr_t base);
 pr_hidden void pr_lt_release(struct pr_region *r);
 
-/* Walks: entries [0, pr_lt_used()) in pool order; pr_lt_hold_nth() holds
- * the i-th if it is linked to a region, else returns NULL. */
+/*
+ * Walks: entries [0, pr_lt_used()) in pool order; pr_lt_hold_nth() holds
+ * the i-th if it is linked to a region and want (if not NULL) says so.
+ * want reads the entry before the hold, so it is only a hint (the entry
+ * may be another region's by then): it saves the hold of entries a walk
+ * skips anyway, and the caller checks again once it holds one.
+ */
 pr_hidden size_t pr_lt_used(void);
-pr_hidden struct pr_region *pr_lt_hold_nth(size_t i);
+pr_hidden struct pr_region *pr_lt_hold_nth(size_t i,
+					   bool (*want)(struct pr_region *));
 
 /*
  * Unlink entries idle() says carry nothing, and put them in the free list
