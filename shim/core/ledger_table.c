@@ -28,10 +28,12 @@
  * the two sees the other: either the holder finds the slot changed and
  * lets go, or the recycler finds a pin and leaves the entry for later.
  *
- * Fork: there is no lock.  A child inherits the table as the parent left
- * it; an entry pinned by a thread fork did not copy stays pinned and is
- * never recycled (at most one per thread mid-purge), which costs an entry
- * and nothing else, also in children of _Fork, which run no handlers.
+ * Fork: there is no lock, so nothing to reset, and children of _Fork
+ * (which run no handlers) are no different.  A child inherits the table
+ * as the parent left it: every step is one atomic operation, so it is
+ * consistent.  An entry a thread fork did not copy held, or had taken
+ * from the free list, is never recycled (one or two per such thread), and
+ * the ledger's counters may be off by the marks that thread had in flight.
  */
 #include <string.h>
 #include <sys/mman.h>
