@@ -43,7 +43,6 @@ static void drop_all(void)
 
 static void test_lazy(void)
 {
-	CHECK(pr_lt_ready());
 	CHECK(pr_lt_used() == 0 && pr_lt_charged() == 0,
 	      " %zu entries, %zu bytes before any purge", pr_lt_used(),
 	      pr_lt_charged());
