@@ -127,8 +127,9 @@ pr_hidden void pr_report_json(int fd);
 extern pr_hidden int pr_ready;	/* set once the ledger can be used */
 /*
  * Depth of shim code on this thread.  While it is non-zero the interposed
- * calls pass straight through: liburcu registers threads with mmap, and
- * that mmap must not come back into the ledger.
+ * calls pass straight through: what the shim itself maps, unmaps or
+ * purges (through libc, in the worker or a ledger walk's callback) is not
+ * the allocator's and must not come back into the ledger.
  */
 extern pr_hidden __thread int pr_busy __attribute__((tls_model("initial-exec")));
 

@@ -5,7 +5,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
-#include <urcu/urcu-bp.h>
 
 #include "core.h"
 #include "hint.h"
@@ -17,22 +16,20 @@ static void warn_stderr(const char *msg)
 	pr_write_str(2, msg);
 }
 
-/* liburcu-bp needs to know about fork so the child's registry is sane. */
+/* Around fork: nothing of the ledger (it has no lock); the profile's
+ * unwinds and the child's own state. */
 static void before_fork(void)
 {
 	pr_profile_before_fork();
-	urcu_bp_before_fork();
 }
 
 static void after_fork_parent(void)
 {
-	urcu_bp_after_fork_parent();
 	pr_profile_after_fork(false);
 }
 
 static void after_fork_child(void)
 {
-	urcu_bp_after_fork_child();
 	pr_dcm_after_fork_child();
 	pr_hint_after_fork_child();
 	pr_profile_after_fork(true);
@@ -46,9 +43,9 @@ static void __attribute__((constructor)) pr_init(void)
 	pr_report_init();
 	/*
 	 * Registered before anything here can start the allocator, so our
-	 * prepare handler runs after the allocator's: a thread that holds an
-	 * allocator lock and waits for liburcu's registry lock can then never
-	 * face a forking thread holding the two the other way round.
+	 * prepare handler runs after the allocator's (they run in reverse
+	 * order): a purge the profile unwinds holds an allocator lock, so it
+	 * is over before we wait for unwinds, never the other way round.
 	 */
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 	pr_profile_init();

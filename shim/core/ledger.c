@@ -2,21 +2,18 @@
 /*
  * ledger.c - per-PMD record of the pages the allocator has purged.
  *
- * One entry per 2 MiB region that saw a purge, in liburcu's lock-free hash
- * table (urcu-bp flavour, buckets from mmap, no resizing, so no path here
- * allocates or blocks).  Entries live in a pool mmap'd up to the configured
- * bound.  Dropping an entry (munmap, mremap, MAP_FIXED) resets it in place;
- * only pr_ledger_maintain(), called from contexts that hold no allocator
- * lock, unlinks idle entries and recycles them after a grace period.
+ * One entry per 2 MiB region that saw a purge, found through the radix of
+ * ledger_table.c: no path here allocates through malloc, blocks or waits
+ * for another thread, and every entry used is held, so recycling never
+ * hands it to another region meanwhile.  Entries come from one mmap'd
+ * arena bounded by ledger_max.  Dropping an entry (munmap, mremap,
+ * MAP_FIXED) resets it in place; pr_ledger_maintain() unlinks idle
+ * entries and recycles those nobody holds.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <string.h>
-#include <urcu/urcu-bp.h>
-#include <urcu/rculfhash.h>
 
-#include "bitmap.h"
 #include "core.h"
+#include "ledger_table.h"
 
 enum {
 	REGION_LIVE = 1 << 0,	/* some page is marked purged */
@@ -26,112 +23,25 @@ enum {
 				 * pages found in use; no purge since */
 };
 
-struct pr_region {
-	struct cds_lfht_node node;
-	uintptr_t base;
-	uint64_t purged[PR_BITMAP_WORDS];
-	uint64_t changed_ns;
-	uint32_t state;
-	uint32_t linked;	/* in the table (walks read the pool, not it) */
-	struct pr_region *next_free;
-};
-
-/* Beyond this many regions in one range, walk the table instead. */
+/* Beyond this many regions in one range, walk the entries instead. */
 #define PR_WALK_THRESHOLD 4096
 
-static struct cds_lfht *table;
-static struct pr_region *pool;
-static size_t pool_cap;
-static size_t pool_used;
-static struct pr_region *free_list;
-static pthread_mutex_t free_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t nr_live;
 static uint64_t nr_full;
 /* Every region ever entered lies in [span_lo, span_hi]: a drop outside it
  * (a fresh mmap far from the heap, however large) costs nothing. */
 static uintptr_t span_lo = UINTPTR_MAX, span_hi;
 
-/* Read-side sections; liburcu's own mmaps in them pass through us. */
-static void rd_lock(void)
-{
-	pr_busy++;
-	urcu_bp_read_lock();
-}
-
-static void rd_unlock(void)
-{
-	urcu_bp_read_unlock();
-	pr_busy--;
-}
-
-static unsigned long hash_base(uintptr_t base)
-{
-	return (unsigned long)((base >> PR_PMD_SHIFT) * 0x9e3779b97f4a7c15ULL);
-}
-
-static int match_base(struct cds_lfht_node *node, const void *key)
-{
-	const struct pr_region *r = caa_container_of(node, struct pr_region,
-						     node);
-
-	return r->base == *(const uintptr_t *)key;
-}
-
+/*
+ * Cheap enough for a lazy start from the purge path: it only records the
+ * bound.  The arena is mapped by the first purge that needs an entry.
+ */
 int pr_ledger_init(size_t max_bytes)
 {
-	unsigned long buckets = 1024;
-
-	pool_cap = max_bytes / sizeof(struct pr_region);
-	pool = pr_map(pool_cap * sizeof(struct pr_region));
-	if (!pool)
+	if (max_bytes < sizeof(struct pr_region))
 		return -ENOMEM;
-	/* Every bucket is touched at creation (16 bytes each, no resizing):
-	 * 8192 cost 128 KiB of RSS and keep chains short up to ~64 GiB of
-	 * purged heap (32768 regions, 4 a chain). */
-	while (buckets < pool_cap / 16 && buckets < (1UL << 13))
-		buckets <<= 1;
-	table = _cds_lfht_new(buckets, buckets, buckets, 0, &cds_lfht_mm_mmap,
-			      &urcu_bp_flavor, NULL);
-	if (!table) {
-		pr_unmap(pool, pool_cap * sizeof(struct pr_region));
-		pool = NULL;
-		return -ENOMEM;
-	}
+	pr_lt_init(max_bytes);
 	return 0;
-}
-
-/* A fresh entry, or NULL at the bound.  Never blocks. */
-static struct pr_region *region_alloc(void)
-{
-	struct pr_region *r = NULL;
-	size_t idx;
-
-	if (__atomic_load_n(&free_list, __ATOMIC_RELAXED) &&
-	    pthread_mutex_trylock(&free_lock) == 0) {
-		r = free_list;
-		if (r)
-			free_list = r->next_free;
-		pthread_mutex_unlock(&free_lock);
-		if (r)
-			return r;
-	}
-	idx = __atomic_fetch_add(&pool_used, 1, __ATOMIC_RELAXED);
-	if (idx >= pool_cap) {
-		__atomic_store_n(&pool_used, pool_cap, __ATOMIC_RELAXED);
-		return NULL;
-	}
-	return &pool[idx];
-}
-
-/* Call with the read lock held. */
-static struct pr_region *region_find(uintptr_t base)
-{
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
-
-	cds_lfht_lookup(table, hash_base(base), match_base, &base, &it);
-	node = cds_lfht_iter_get_node(&it);
-	return node ? caa_container_of(node, struct pr_region, node) : NULL;
 }
 
 /* Only when a region is first entered: lock-free, and rare. */
@@ -150,50 +60,25 @@ static void widen_span(uintptr_t base)
 		;
 }
 
-/* Call with the read lock held.  NULL when the ledger is full. */
+/* The entry of base, held, entered if need be; NULL when the ledger is
+ * full.  The span is widened before the entry is visible: a drop never
+ * misses it. */
 static struct pr_region *region_get(uintptr_t base)
 {
-	struct pr_region *r = region_find(base);
-	struct cds_lfht_node *got;
+	struct pr_region *r = pr_lt_hold(base);
 
 	if (r)
 		return r;
-	r = region_alloc();
-	if (!r)
-		return NULL;
-	memset(r, 0, sizeof(*r));
-	cds_lfht_node_init(&r->node);
-	r->base = base;
-	/* Before it is visible: a drop never misses it. */
 	widen_span(base);
-	got = cds_lfht_add_unique(table, hash_base(base), match_base, &base,
-				  &r->node);
-	if (got != &r->node) {
-		/* Lost a race: ours was never visible, so it can go back. */
-		pthread_mutex_lock(&free_lock);
-		r->next_free = free_list;
-		free_list = r;
-		pthread_mutex_unlock(&free_lock);
-		r = caa_container_of(got, struct pr_region, node);
-	} else {
-		__atomic_store_n(&r->linked, 1, __ATOMIC_RELEASE);
-	}
-	return r;
+	return pr_lt_hold_or_add(base);
 }
 
-/* The entries in the table, in pool order: cheaper than walking buckets. */
-#define for_each_linked(r)						\
-	for (struct pr_region *r = pool,				\
-	     *r##_end = pool + pool_in_use();				\
-	     r < r##_end; r++)						\
-		if (__atomic_load_n(&r->linked, __ATOMIC_ACQUIRE))
-
-static size_t pool_in_use(void)
-{
-	size_t used = __atomic_load_n(&pool_used, __ATOMIC_RELAXED);
-
-	return used < pool_cap ? used : pool_cap;
-}
+/* Every linked entry want (a hint, or NULL) picks, held for the body
+ * (which may continue, but must not break out). */
+#define for_each_linked(r, want)					\
+	for (size_t r##_i = 0, r##_n = pr_lt_used(); r##_i < r##_n; r##_i++) \
+		for (struct pr_region *r = pr_lt_hold_nth(r##_i, want); r; \
+		     pr_lt_release(r), r = NULL)
 
 static void state_set(struct pr_region *r, uint32_t flag, uint64_t *counter)
 {
@@ -229,27 +114,53 @@ static void region_reset(struct pr_region *r)
 		__atomic_fetch_sub(&nr_full, 1, __ATOMIC_RELAXED);
 }
 
+static bool region_idle(struct pr_region *r)
+{
+	return !__atomic_load_n(&r->state, __ATOMIC_RELAXED) &&
+	       pr_bitmap_empty(r->purged);
+}
+
+/* Pages [start, end) of the region at base were purged. */
+static void mark_purged(struct pr_region *r, uintptr_t base, uintptr_t start,
+			uintptr_t end, enum pr_purge_kind kind, uint64_t now)
+{
+	bool whole = base >= start && base + PR_PMD_SIZE <= end;
+	unsigned first, last;
+
+	pr_bitmap_span(base, start, end, &first, &last);
+	pr_bitmap_set(r->purged, first, last);
+	__atomic_store_n(&r->changed_ns, now, __ATOMIC_RELAXED);
+	state_set(r, REGION_LIVE, &nr_live);
+	/* A purge means pages were in use: a table may be back. */
+	state_clear(r, REGION_ZAPPED, NULL);
+	if (kind == PR_PURGE_FREE)
+		state_set(r, REGION_LAZY, NULL);
+	else if (whole)
+		state_clear(r, REGION_LAZY, NULL);
+	region_settle(r);
+}
+
 void pr_ledger_purged(uintptr_t start, uintptr_t end, enum pr_purge_kind kind,
 		      uint64_t now)
 {
 	uintptr_t base = start & ~(PR_PMD_SIZE - 1);
 	bool bound_hit = false;
 
-	if (!table || start >= end)
+	if (!pr_lt_ready() || start >= end)
 		return;
-	rd_lock();
 	for (; base < end && base >= (start & ~(PR_PMD_SIZE - 1));
 	     base += PR_PMD_SIZE) {
 		bool whole = base >= start && base + PR_PMD_SIZE <= end;
 		struct pr_region *r;
-		unsigned first, last;
 
 		/* The kernel frees this table itself: nothing to remember. */
 		if (whole && kind == PR_PURGE_DONTNEED &&
 		    pr_caps.pt_reclaim_on_dontneed) {
-			r = region_find(base);
-			if (r)
+			r = pr_lt_hold(base);
+			if (r) {
 				region_reset(r);
+				pr_lt_release(r);
+			}
 			continue;
 		}
 		r = region_get(base);
@@ -257,19 +168,9 @@ void pr_ledger_purged(uintptr_t start, uintptr_t end, enum pr_purge_kind kind,
 			bound_hit = true;
 			continue;
 		}
-		pr_bitmap_span(base, start, end, &first, &last);
-		pr_bitmap_set(r->purged, first, last);
-		__atomic_store_n(&r->changed_ns, now, __ATOMIC_RELAXED);
-		state_set(r, REGION_LIVE, &nr_live);
-		/* A purge means pages were in use: a table may be back. */
-		state_clear(r, REGION_ZAPPED, NULL);
-		if (kind == PR_PURGE_FREE)
-			state_set(r, REGION_LAZY, NULL);
-		else if (whole)
-			state_clear(r, REGION_LAZY, NULL);
-		region_settle(r);
+		mark_purged(r, base, start, end, kind, now);
+		pr_lt_release(r);
 	}
-	rd_unlock();
 	if (bound_hit)
 		pr_count(PRC_BOUND_HITS, 1);
 }
@@ -278,13 +179,12 @@ void pr_ledger_in_use(uintptr_t start, uintptr_t end, uint64_t now)
 {
 	uintptr_t base = start & ~(PR_PMD_SIZE - 1);
 
-	if (!table || start >= end ||
+	if (!pr_lt_ready() || start >= end ||
 	    (end - start) / PR_PMD_SIZE > PR_WALK_THRESHOLD)
 		return;
-	rd_lock();
 	for (; base < end && base >= (start & ~(PR_PMD_SIZE - 1));
 	     base += PR_PMD_SIZE) {
-		struct pr_region *r = region_find(base);
+		struct pr_region *r = pr_lt_hold(base);
 		unsigned first, last;
 
 		if (!r)
@@ -295,22 +195,26 @@ void pr_ledger_in_use(uintptr_t start, uintptr_t end, uint64_t now)
 		/* Pages are mapped again, so is a table. */
 		state_clear(r, REGION_ZAPPED, NULL);
 		region_settle(r);
+		pr_lt_release(r);
 	}
-	rd_unlock();
 }
 
 static void drop_one(struct pr_region *r)
 {
-	if (__atomic_load_n(&r->state, __ATOMIC_RELAXED) ||
-	    !pr_bitmap_empty(r->purged)) {
+	if (!region_idle(r)) {
 		region_reset(r);
 		pr_count(PRC_DROPPED, 1);
 	}
 }
 
+static bool region_marked(struct pr_region *r)
+{
+	return !region_idle(r);
+}
+
 static void drop_by_walk(uintptr_t start, uintptr_t end)
 {
-	for_each_linked(r) {
+	for_each_linked(r, region_marked) {
 		if (r->base + PR_PMD_SIZE > start && r->base < end)
 			drop_one(r);
 	}
@@ -322,27 +226,23 @@ void pr_ledger_drop(uintptr_t start, uintptr_t end)
 	uintptr_t hi = __atomic_load_n(&span_hi, __ATOMIC_ACQUIRE) + PR_PMD_SIZE;
 	uintptr_t first;
 
-	if (!table || start >= end || end <= lo || start >= hi)
+	if (start >= end || end <= lo || start >= hi)
 		return;
 	start = start > lo ? start : lo;
 	end = end < hi ? end : hi;
 	first = start & ~(PR_PMD_SIZE - 1);
-	rd_lock();
 	if ((end - first) / PR_PMD_SIZE > PR_WALK_THRESHOLD) {
-		if (!pool_in_use())
-			goto out;
 		drop_by_walk(start, end);
-	} else {
-		for (uintptr_t b = first; b < end && b >= first;
-		     b += PR_PMD_SIZE) {
-			struct pr_region *r = region_find(b);
+		return;
+	}
+	for (uintptr_t b = first; b < end && b >= first; b += PR_PMD_SIZE) {
+		struct pr_region *r = pr_lt_hold(b);
 
-			if (r)
-				drop_one(r);
+		if (r) {
+			drop_one(r);
+			pr_lt_release(r);
 		}
 	}
-out:
-	rd_unlock();
 }
 
 void pr_ledger_table_freed(uintptr_t start, uintptr_t end)
@@ -361,42 +261,20 @@ uint64_t pr_ledger_full(void)
 }
 
 /*
- * Unlink idle entries and recycle them.  Waits for a grace period, so it is
- * only called where the caller holds no allocator lock: the public API and
- * the report, never from an interposed call.
+ * Recycle idle entries.  It waits for nobody (an entry a purge still
+ * holds is left for the next call), so any thread may call it; the worker
+ * does now and then, and the report and the public API do.
  */
 void pr_ledger_maintain(void)
 {
-	struct pr_region *r, *retired = NULL;
+	pr_lt_recycle(region_idle, region_reset);
+}
 
-	if (!table)
-		return;
-	rd_lock();
-	for_each_linked(e) {
-		if (__atomic_load_n(&e->state, __ATOMIC_RELAXED) ||
-		    !pr_bitmap_empty(e->purged))
-			continue;
-		if (cds_lfht_del(table, &e->node) == 0) {
-			r = e;
-			__atomic_store_n(&r->linked, 0, __ATOMIC_RELEASE);
-			r->next_free = retired;
-			retired = r;
-		}
-	}
-	rd_unlock();
-	if (!retired)
-		return;
-	pr_busy++;
-	urcu_bp_synchronize_rcu();
-	pr_busy--;
-	pthread_mutex_lock(&free_lock);
-	while (retired) {
-		r = retired;
-		retired = r->next_free;
-		r->next_free = free_list;
-		free_list = r;
-	}
-	pthread_mutex_unlock(&free_lock);
+/* Purged pages, and not parked: what the walks below offer. */
+static bool region_offered(struct pr_region *r)
+{
+	return (__atomic_load_n(&r->state, __ATOMIC_RELAXED) &
+		(REGION_LIVE | REGION_ZAPPED)) == REGION_LIVE;
 }
 
 /*
@@ -404,14 +282,13 @@ void pr_ledger_maintain(void)
  * with PR_LEDGER_FULL when all its pages are purged and PR_LEDGER_LAZY
  * when MADV_FREE was part of it (its pages may stay mapped until the
  * kernel discards them).  Like pr_ledger_for_each_live, pages fn marks in
- * inuse are taken out of the ledger.
+ * inuse are taken out of the ledger.  fn runs inside the shim (pr_busy):
+ * whatever it maps is the shim's, not the allocator's.
  */
 void pr_ledger_for_each_live_ex(pr_live_ex_fn fn, void *arg)
 {
-	if (!table)
-		return;
-	rd_lock();
-	for_each_linked(r) {
+	pr_busy++;
+	for_each_linked(r, region_offered) {
 		uint64_t inuse[PR_BITMAP_WORDS] = { 0 };
 		uint32_t st = __atomic_load_n(&r->state, __ATOMIC_RELAXED);
 
@@ -428,7 +305,7 @@ void pr_ledger_for_each_live_ex(pr_live_ex_fn fn, void *arg)
 					   __ATOMIC_RELAXED);
 		region_settle(r);
 	}
-	rd_unlock();
+	pr_busy--;
 }
 
 struct live_call {
@@ -461,15 +338,13 @@ void pr_ledger_for_each_live(pr_live_fn fn, void *arg)
  */
 void pr_ledger_zapped(uintptr_t base)
 {
-	struct pr_region *r;
+	struct pr_region *r = pr_lt_hold(base);
 
-	if (!table)
+	if (!r)
 		return;
-	rd_lock();
-	r = region_find(base);
-	if (r && (__atomic_load_n(&r->state, __ATOMIC_RELAXED) & REGION_LIVE))
+	if (__atomic_load_n(&r->state, __ATOMIC_RELAXED) & REGION_LIVE)
 		state_set(r, REGION_ZAPPED, NULL);
-	rd_unlock();
+	pr_lt_release(r);
 }
 
 /*
@@ -480,13 +355,11 @@ void pr_ledger_zapped(uintptr_t base)
  */
 void pr_ledger_park(uintptr_t base, uint64_t seen_ns, const uint64_t inuse[8])
 {
-	struct pr_region *r;
+	struct pr_region *r = pr_lt_hold(base);
 
-	if (!table)
+	if (!r)
 		return;
-	rd_lock();
-	r = region_find(base);
-	if (r && __atomic_load_n(&r->changed_ns, __ATOMIC_SEQ_CST) == seen_ns) {
+	if (__atomic_load_n(&r->changed_ns, __ATOMIC_SEQ_CST) == seen_ns) {
 		for (int w = 0; w < PR_BITMAP_WORDS; w++)
 			__atomic_fetch_and(&r->purged[w], ~inuse[w],
 					   __ATOMIC_RELAXED);
@@ -498,7 +371,7 @@ void pr_ledger_park(uintptr_t base, uint64_t seen_ns, const uint64_t inuse[8])
 			__atomic_fetch_and(&r->state, ~REGION_ZAPPED,
 					   __ATOMIC_SEQ_CST);
 	}
-	rd_unlock();
+	pr_lt_release(r);
 }
 
 /* For the stats page (publish.c): the words pr_ledger_tracked() and

@@ -78,7 +78,7 @@ void pr_strategy_start(void)
 	}
 }
 
-/* At exit, before liburcu's destructor: no more ledger walks. */
+/* At exit, before the report: no more ledger walks meanwhile. */
 void pr_strategy_stop(void)
 {
 	enum pr_strategy_id id = pr_strategy_running();

@@ -424,8 +424,8 @@ static void *worker_main(void *arg)
 		    filtered() || !step(&w, kicked))
 			break;
 		if (pr_now_ns() - last_maintain > MAINTAIN_NS && lock_work()) {
-			/* Recycle idle ledger entries (a grace period: fine on
-			 * this thread, never on the purge path). */
+			/* Recycle idle ledger entries (a walk of them all:
+			 * fine on this thread, never on the purge path). */
 			pr_ledger_maintain();
 			pthread_mutex_unlock(&wk.work);
 			last_maintain = pr_now_ns();
@@ -572,7 +572,7 @@ const char *pr_worker_start(const struct pr_worker_ops *ops)
 	return NULL;
 }
 
-/* At exit, before liburcu's destructor: no more ledger walks. */
+/* At exit, before the report: no more ledger walks meanwhile. */
 void pr_worker_stop(void)
 {
 	uint64_t one = 1;

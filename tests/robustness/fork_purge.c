@@ -4,7 +4,7 @@
  *
  * Background threads purge, map and unmap without pause, so at the moment
  * of fork another thread may be in the middle of the shim (holding its
- * locks, registered with urcu-bp).  Each child must still be able to use
+ * locks, or a ledger entry).  Each child must still be able to use
  * the shim's paths: it purges and verifies memory it inherited, maps and
  * unmaps, and exits through exit() so the shim's at-exit report (with
  * PTRECLAIM_CONF=stats:1) runs in the child too.  Then children that exec

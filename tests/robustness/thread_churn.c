@@ -2,7 +2,7 @@
 /*
  * thread_churn - threads created and exiting while others purge.
  *
- * The shim registers threads lazily (urcu-bp) and must cope with threads
+ * The shim keeps per-thread state (TLS) and must cope with threads
  * that vanish right after, or during teardown of, a call into it.  Short
  * threads come and go by the thousand, each ending in one of these ways:
  *   - return right after a purge;
