@@ -6,6 +6,8 @@
 #include "platform.h"
 
 pr_hidden void pr_hint_init(void);
+/* The mTHP counters at start, for the report (off the exec path). */
+pr_hidden void pr_hint_start_counters(void);
 /* A successful mmap from code at caller returned r for the caller's
  * request: may move it to a 2 MiB boundary (same length, flags and
  * protection).  Returns the address the caller gets; then

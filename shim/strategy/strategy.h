@@ -81,6 +81,8 @@ pr_hidden enum pr_alloc pr_alloc_detect(void);
 /* Select and start, falling back in order if a start fails. */
 pr_hidden void pr_strategy_start(void);
 pr_hidden void pr_strategy_stop(void);
+/* None will be selected in this process (core/life.c), and why. */
+pr_hidden void pr_strategy_not_started(const char *why);
 pr_hidden enum pr_strategy_id pr_strategy_running(void);
 pr_hidden enum pr_strategy_state pr_strategy_get_state(enum pr_strategy_id id,
 						       const char **why);
@@ -149,6 +151,12 @@ pr_hidden void pr_worker_stats(struct pr_worker_stats *out);
 /* Why the worker stopped for good (a seccomp filter, a failed restart
  * after fork), or NULL. */
 pr_hidden const char *pr_worker_quit_reason(void);
+/* Stopped and joined (true if it ran), and started again. */
+pr_hidden bool pr_worker_quiesce(void);
+pr_hidden void pr_worker_resume(void);
+pr_hidden void pr_worker_quit(const char *why);
+/* In a child made without atfork handlers: reset, lock-free, off. */
+pr_hidden void pr_worker_forget(const char *why);
 /* The fence's counters for the public API (fence.c). */
 struct ptreclaim_fence_stats;
 pr_hidden void pr_fence_stats(struct ptreclaim_fence_stats *st);
