@@ -5,6 +5,7 @@
  * detached, with every signal blocked: signals are the program's business.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -49,6 +50,12 @@ static int spawn(pthread_t *th, void *(*fn)(void *), int detach)
 	pthread_attr_setdetachstate(&attr, detach);
 	pthread_attr_setstacksize(&attr, 256 << 10);
 	r = pr_thread_create(th, &attr, fn, NULL);
+	/* A large static TLS (a dlopen'd allocator's initial-exec TLS in a
+	 * grown surplus) leaves too little of 256 KiB: glibc says EINVAL. */
+	if (r == EINVAL) {
+		pthread_attr_setstacksize(&attr, 2 << 20);
+		r = pr_thread_create(th, &attr, fn, NULL);
+	}
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return r;
