@@ -127,10 +127,10 @@ static bool inherited_filter(void)
 
 void pr_life_init(void)
 {
-	enum pr_alloc a = pr_alloc_detect();
-
-	L.glibc = a == PR_ALLOC_GLIBC;
-	L.jemalloc = a == PR_ALLOC_JEMALLOC;
+	/* glibc's malloc: nothing more now (a jemalloc with prefixed names
+	 * beside it is found when the shim starts, at the first purge). */
+	L.glibc = pr_alloc_malloc_is_libc();
+	L.jemalloc = !L.glibc && pr_alloc_detect() == PR_ALLOC_JEMALLOC;
 	/* glibc's own mmaps never reach us: hinting only with scope all. */
 	if (!L.glibc || pr_conf.hint_all)
 		pr_hint_init();

@@ -37,6 +37,20 @@ static const char *const claims[PR_STRAT_NR] = {
 	[PR_STRAT_FENCE] = "the fence reclaims",
 };
 
+/*
+ * Is malloc glibc's own?  One dlsym that succeeds: a failing dlsym
+ * (pr_je_present's) allocates its error message, which would start
+ * glibc's malloc (a heap, 132 KiB) in a program that never calls it.
+ */
+bool pr_alloc_malloc_is_libc(void)
+{
+	void *m = dlsym(RTLD_DEFAULT, "malloc");
+	Dl_info info;
+
+	return m && dladdr(m, &info) && info.dli_fname &&
+	       strstr(info.dli_fname, "/libc.so");
+}
+
 /* The object that provides malloc, by its file name. */
 enum pr_alloc pr_alloc_detect(void)
 {

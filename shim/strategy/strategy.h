@@ -78,6 +78,8 @@ extern pr_hidden const struct pr_strategy_ops pr_advice_ops, pr_jemalloc_ops,
 /* Which allocator provides malloc in this process (at start-up only:
  * dlsym). */
 pr_hidden enum pr_alloc pr_alloc_detect(void);
+/* Only whether malloc is glibc's: no failing lookup, no allocation. */
+pr_hidden bool pr_alloc_malloc_is_libc(void);
 /* Select and start, falling back in order if a start fails. */
 pr_hidden void pr_strategy_start(void);
 pr_hidden void pr_strategy_stop(void);
