@@ -90,10 +90,15 @@ static bool pmd_aligned(uintptr_t start, size_t len)
 	       !(len & (PR_PMD_SIZE - 1));
 }
 
+/*
+ * The ledger once it exists (pr_ready: made when the shim starts, life.c);
+ * the counters and hinting from the first call on.
+ */
 static void observe_madvise(uintptr_t start, size_t len, int advice)
 {
 	uintptr_t end = start + pr_page_up(len);
 	uint64_t t0 = pr_now_ns();
+	bool ready = __atomic_load_n(&pr_ready, __ATOMIC_ACQUIRE);
 	enum pr_purge_kind kind;
 	uint64_t full;
 
@@ -116,7 +121,8 @@ static void observe_madvise(uintptr_t start, size_t len, int advice)
 	case MADV_POPULATE_WRITE:
 	case MADV_COLLAPSE:
 		/* The kernel maps these pages again: they are in use. */
-		pr_ledger_in_use(start, end, t0);
+		if (ready)
+			pr_ledger_in_use(start, end, t0);
 		goto out;
 	default:
 		goto out;
@@ -126,12 +132,14 @@ static void observe_madvise(uintptr_t start, size_t len, int advice)
 	pr_count(PRC_PURGED_BYTES, end - start);
 	if (pmd_aligned(start, end - start))
 		pr_count(PRC_PMD_ALIGNED, 1);
-	full = pr_ledger_full();
-	pr_ledger_purged(start, end, kind, t0);
+	if (ready) {
+		full = pr_ledger_full();
+		pr_ledger_purged(start, end, kind, t0);
+		/* A region completed: the worker has work (later). */
+		if (pr_ledger_full() > full)
+			pr_worker_kick();
+	}
 	pr_hint_purged(start, end, kind == PR_PURGE_DONTNEED);
-	/* A region completed: the worker has work (it does it later). */
-	if (pr_ledger_full() > full)
-		pr_worker_kick();
 	if (pr_conf.profile)
 		pr_profile_record(end - start, pmd_aligned(start, end - start));
 out:
@@ -157,7 +165,7 @@ PR_EXPORT int madvise(void *addr, size_t len, int advice)
 		pr_life_check_child();
 		pr_life_purge();
 	}
-	if (r == 0 && pr_ready && !pr_busy) {
+	if (r == 0 && !pr_busy) {
 		int cs = enter();
 
 		observe_madvise((uintptr_t)addr, len, advice);
@@ -172,11 +180,12 @@ static void observe_unmapped(uintptr_t start, size_t len)
 	uint64_t t0;
 	int cs;
 
-	if (!pr_ready || pr_busy || !len)
+	if (pr_busy || !len)
 		return;
 	cs = enter();
 	t0 = pr_now_ns();
-	pr_ledger_drop(start, start + pr_page_up(len));
+	if (__atomic_load_n(&pr_ready, __ATOMIC_ACQUIRE))
+		pr_ledger_drop(start, start + pr_page_up(len));
 	/* Decommitted pages that are unmapped are no longer the allocator's:
 	 * whatever is mapped there next must never be reclaimed. */
 	pr_dcm_forget(start, start + pr_page_up(len));

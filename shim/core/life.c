@@ -134,6 +134,8 @@ void pr_life_init(void)
 	/* glibc's own mmaps never reach us: hinting only with scope all. */
 	if (!L.glibc || pr_conf.hint_all)
 		pr_hint_init();
+	else
+		pr_hint_idle_because("malloc is glibc's, whose mappings no preload sees (hint_scope:all hints the program's own)");
 	if (L.glibc)
 		return;
 	pr_lifemark_arm();
@@ -218,8 +220,10 @@ static void join_boot(void)
  */
 void pr_life_settle(void)
 {
-	int s = state();
+	int s;
 
+	pr_life_check_child();
+	s = state();
 	if (s == L_ACTIVE || s == L_NEVER)
 		return;
 	if (L.glibc && s == L_IDLE)
@@ -311,6 +315,8 @@ void pr_life_exit(void)
 		join_boot();
 	/* The report names what this kernel can do even where nothing
 	 * started (its /proc reads are the report's, at exit). */
-	if (pr_conf.stats && state() != L_ACTIVE && state() != L_NEVER)
+	if (pr_conf.stats && state() != L_ACTIVE && state() != L_NEVER) {
 		pr_caps_probe();
+		pr_strategy_probe_only();
+	}
 }

@@ -212,6 +212,13 @@ void pr_hint_init(void)
 	__atomic_store_n(&active, true, __ATOMIC_RELEASE);
 }
 
+/* Hinting will not start here, and why (pr_hint_init not called). */
+void pr_hint_idle_because(const char *why)
+{
+	if (pr_conf.hint != PR_HINT_OFF)
+		why_idle = why;
+}
+
 /*
  * The mTHP counters the report compares with: system-wide and since boot,
  * so the report shows what changed from here.  Four files per size: read

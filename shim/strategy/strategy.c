@@ -27,6 +27,7 @@ static struct {
 	const char *failed[PR_STRAT_NR];	/* why a start failed */
 	const struct pr_strategy_ops *mm;	/* the one with mm hooks */
 	bool started;
+	bool probed;		/* not started, but caps and alloc known */
 	const char *not_started;	/* why no selection was made */
 } R = { .running = PR_STRAT_OBSERVE,
 	.not_started = "not started: no purge seen yet (the strategy is chosen and started at the first purge)" };
@@ -95,6 +96,16 @@ void pr_strategy_start(void)
 	}
 }
 
+/* Not started (no purge came), but the report at exit wants to know why
+ * each strategy could or could not run here: after pr_caps_probe(). */
+void pr_strategy_probe_only(void)
+{
+	if (R.started)
+		return;
+	R.alloc = pr_alloc_detect();
+	R.probed = true;
+}
+
 /* Nothing will be selected in this process, and why. */
 void pr_strategy_not_started(const char *why)
 {
@@ -151,8 +162,10 @@ enum pr_strategy_state pr_strategy_get_state(enum pr_strategy_id id,
 		return PR_STATE_UNAVAILABLE;
 	}
 	if (!R.started) {
-		*why = __atomic_load_n(&R.not_started, __ATOMIC_ACQUIRE);
-		return PR_STATE_OFF;
+		no = R.probed ? pr_strategy_unavailable(id, &pr_caps, &pr_conf,
+							R.alloc, &by_conf) : NULL;
+		*why = no ? no : __atomic_load_n(&R.not_started, __ATOMIC_ACQUIRE);
+		return no && !by_conf ? PR_STATE_UNAVAILABLE : PR_STATE_OFF;
 	}
 	if (!pr_ready) {
 		*why = "no ledger";

@@ -83,6 +83,8 @@ pr_hidden bool pr_alloc_malloc_is_libc(void);
 /* Select and start, falling back in order if a start fails. */
 pr_hidden void pr_strategy_start(void);
 pr_hidden void pr_strategy_stop(void);
+/* Not started: caps are known now (the report at exit), alloc too. */
+pr_hidden void pr_strategy_probe_only(void);
 /* None will be selected in this process (core/life.c), and why. */
 pr_hidden void pr_strategy_not_started(const char *why);
 pr_hidden enum pr_strategy_id pr_strategy_running(void);
