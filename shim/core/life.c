@@ -87,10 +87,29 @@ static void activate(void)
 	set_state(L_ACTIVE);
 }
 
+static bool spawn_boot(void);
+
+/*
+ * fork() with handlers, a child of a process whose bootstrap thread was
+ * parked: the child's own, parked too.  Registered by the first bootstrap
+ * thread, so after the allocator's handlers (creating that thread started
+ * the allocator): this runs after the allocator's child handler has made
+ * its locks usable again, and pthread_create may allocate.
+ */
+static void boot_child(void)
+{
+	if (state() == L_PARKED)
+		spawn_boot();
+}
+
 static void *boot_main(void *arg)
 {
+	static int registered;
+
 	(void)arg;
 	pr_thread_name("ptreclaim-boot");
+	if (!__atomic_exchange_n(&registered, 1, __ATOMIC_ACQ_REL))
+		pthread_atfork(NULL, NULL, boot_child);
 	ledger_up();
 	pr_hint_start_counters();
 	while (!__atomic_load_n(&L.wanted, __ATOMIC_ACQUIRE) &&
@@ -293,17 +312,14 @@ void pr_life_check_child(void)
 		reset_child();
 }
 
-/* fork() with handlers: the child has neither thread. */
+/* fork() with handlers: the child has neither thread (a parked one is
+ * started again by boot_child, later in the child's handlers). */
 void pr_life_after_fork_child(void)
 {
-	int s = state();
-
 	pr_lifemark_rearm();
 	L.boot_live = false;
-	if (s == L_STARTING)
+	if (state() == L_STARTING)
 		never("forked while the shim was starting");
-	else if (s == L_PARKED)
-		spawn_boot();	/* the child's own, parked as the parent's */
 }
 
 /* At exit: an activation under way finishes first, so the report and
