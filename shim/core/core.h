@@ -95,9 +95,6 @@ pr_hidden void pr_life_init(void);
 pr_hidden void pr_life_purge(void);
 /* The program's API wants the strategy now: start it and wait. */
 pr_hidden void pr_life_settle(void);
-pr_hidden bool pr_life_started(void);
-/* Why nothing started (for the report), or NULL. */
-pr_hidden const char *pr_life_why_not(void);
 /* Around unshare, setns, seccomp (sandbox.c): no thread of ours left
  * during the call; filtered: a seccomp filter is now in place. */
 pr_hidden int pr_life_quiesce(void);

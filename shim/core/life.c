@@ -15,8 +15,8 @@
  *    held, where pthread_create (which allocates) must never run.  The
  *    bootstrap thread is created at start-up instead, the one safe point
  *    such a process is sure to pass; it makes the ledger and then sleeps
- *    until the first purge (jemalloc: starts at once, its adapter must be
- *    in place before the decommits it acts on).
+ *    until the first purge.  jemalloc is the exception: its adapter must
+ *    see every decommit, so there the constructor starts it (no thread).
  *  - The bootstrap thread probes, selects and starts the strategy (which
  *    may start the worker), then exits.
  *  - unshare, setns and a seccomp filter quiesce both threads first
@@ -158,15 +158,16 @@ void pr_life_init(void)
 	if (L.glibc)
 		return;
 	pr_lifemark_arm();
-	if (inherited_filter()) {
-		/* As before this change: everything here, no thread. */
+	/* jemalloc: the adapter must see every decommit, from the first;
+	 * under a filter no thread may start.  Both start here, as the
+	 * constructor always did (a thread only for a worker strategy). */
+	if (L.jemalloc || inherited_filter()) {
 		ledger_up();
+		pr_hint_start_counters();
 		activate();
 		return;
 	}
 	set_state(L_PARKED);
-	if (L.jemalloc)
-		__atomic_store_n(&L.wanted, 1, __ATOMIC_RELEASE);
 	spawn_boot();
 }
 
@@ -203,23 +204,6 @@ void pr_life_purge(void)
 	if (s == L_PARKED && !__atomic_exchange_n(&L.wanted, 1, __ATOMIC_ACQ_REL))
 		pr_sys(SYS_futex, (long)&L.wanted, FUTEX_WAKE_PRIVATE, 1, 0,
 		       0, 0);
-}
-
-bool pr_life_started(void)
-{
-	return state() == L_ACTIVE;
-}
-
-const char *pr_life_why_not(void)
-{
-	switch (state()) {
-	case L_NEVER:
-		return L.never;
-	case L_ACTIVE:
-		return NULL;
-	default:
-		return "not started: no purge seen yet (the strategy is chosen and started at the first purge)";
-	}
 }
 
 /* Wait for the bootstrap thread to finish what it does (bounded). */
@@ -327,6 +311,7 @@ void pr_life_after_fork_child(void)
 void pr_life_exit(void)
 {
 	pr_life_check_child();
+	/* A parked thread leaves (no start during the destructors). */
 	if (state() == L_STARTING || state() == L_PARKED)
 		join_boot();
 	/* The report names what this kernel can do even where nothing
