@@ -258,6 +258,7 @@ int pr_life_quiesce(void)
 void pr_life_resume(int token, bool filtered)
 {
 	if (filtered) {
+		pr_hint_filtered();
 		pr_worker_quit("a seccomp filter was installed: the worker stopped");
 		if (state() != L_ACTIVE)
 			never("a seccomp filter was installed");

@@ -212,6 +212,17 @@ void pr_hint_init(void)
 	__atomic_store_n(&active, true, __ATOMIC_RELEASE);
 }
 
+/*
+ * A seccomp filter is now in place (core/sandbox.c): hinting makes no
+ * more calls of its own (a stop's gettid and rt_sigprocmask may not be in
+ * the program's list).  Regions already hinted keep their flag.
+ */
+void pr_hint_filtered(void)
+{
+	if (__atomic_exchange_n(&active, false, __ATOMIC_ACQ_REL))
+		why_idle = "a seccomp filter was installed: hinting makes no more calls";
+}
+
 /* Hinting will not start here, and why (pr_hint_init not called). */
 void pr_hint_idle_because(const char *why)
 {

@@ -7,6 +7,11 @@ preload=$1 confs=$2
 shift 2
 want=$("$@" 2>/dev/null; echo "exit=$?")
 fail=0
+# The plain run must pass, or the comparison proves nothing.
+case $want in
+*exit=0) ;;
+*) echo "FAIL: the plain run failed: $want"; exit 1 ;;
+esac
 IFS=';' read -r -a list <<<"$confs"
 [ ${#list[@]} = 0 ] && list=("")
 for conf in "${list[@]}"; do

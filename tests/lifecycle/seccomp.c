@@ -58,6 +58,8 @@ int main(int argc, char **argv)
 	nanosleep(&ts, NULL);
 	/* On stderr: plain and shim runs differ here, and may. */
 	fprintf(stderr, "threads before the filter: %d\n", threads_now());
+	/* stdout's first use looks at the descriptor (fstat): before. */
+	printf("sandboxing\n");
 	fflush(stdout);
 	sandbox(tsync);
 	end = now_s() + secs;
