@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * thread.c - the shim's background thread: created with libc's
+ * thread.c - the shim's background threads: created with libc's
  * pthread_create (past our own interposer, strategy/jemalloc_threads.c),
- * detached, with every signal blocked: signals are the program's business.
+ * with every signal blocked (signals are the program's business);
+ * joinable where they must be stopped and joined (core/life.c), detached
+ * otherwise.
  */
 #include <dlfcn.h>
 #include <errno.h>
