@@ -36,7 +36,7 @@ struct ptreclaim_stats {
 	uint64_t ledger_bound_hits;	/* regions not tracked: ledger full */
 	uint64_t shim_ns;		/* time spent in the shim, syscalls excluded */
 	uint64_t vmpte_start_kb;	/* VmPTE when the shim started */
-	uint64_t vmpte_peak_kb;		/* highest VmPTE the shim sampled */
+	uint64_t vmpte_peak_kb;		/* highest VmPTE the worker or report sampled */
 };
 
 /* Fill *st (of size sizeof(*st) from the caller's header).  Returns 0. */

@@ -23,6 +23,7 @@ PR_EXPORT long ptreclaim_reclaimable(void)
 {
 	long r;
 
+	pr_life_settle();
 	pr_ledger_maintain();
 	r = pr_verify_reclaimable();
 	if (r < 0) {
@@ -34,5 +35,6 @@ PR_EXPORT long ptreclaim_reclaimable(void)
 
 PR_EXPORT void ptreclaim_report(int fd)
 {
+	pr_life_settle();
 	pr_report(fd);
 }

@@ -68,7 +68,9 @@ pr_hidden void pr_ledger_park(uintptr_t base, uint64_t seen_ns,
 
 /* --- VmPTE sampling (vmpte.c) --- */
 pr_hidden long pr_vmpte_kb(void);
-pr_hidden void pr_vmpte_sample(uint64_t now);
+/* A value read by the worker or the report: the peak is the highest
+ * sampled there (the purge path reads no /proc file). */
+pr_hidden void pr_vmpte_note(long kb);
 pr_hidden void pr_vmpte_start(void);
 pr_hidden uint64_t pr_vmpte_peak_kb(void);
 pr_hidden uint64_t pr_vmpte_start_kb(void);
@@ -122,6 +124,23 @@ pr_hidden uint64_t pr_publish_tables_freed(void);
 pr_hidden uint64_t pr_publish_errors(void);
 /* The report as one JSON object (report_json.c; stats_format:json). */
 pr_hidden void pr_report_json(int fd);
+
+/* --- when the shim starts, steps aside, and tells a child (life.c) --- */
+/* The constructor's part: nothing that costs (docs/architecture.md). */
+pr_hidden void pr_life_init(void);
+/* From an interposed purge a strategy could act on, after the call. */
+pr_hidden void pr_life_purge(void);
+/* The program's API wants the strategy now: start it and wait. */
+pr_hidden void pr_life_settle(void);
+/* Around unshare, setns, seccomp (sandbox.c): no thread of ours left
+ * during the call; filtered: a seccomp filter is now in place. */
+pr_hidden int pr_life_quiesce(void);
+pr_hidden void pr_life_resume(int token, bool filtered);
+/* On every path that takes a lock or waits: a child made without atfork
+ * handlers resets what the parent's threads held.  Two loads. */
+pr_hidden void pr_life_check_child(void);
+pr_hidden void pr_life_after_fork_child(void);
+pr_hidden void pr_life_exit(void);
 
 /* --- state (init.c, interpose.c) --- */
 extern pr_hidden int pr_ready;	/* set once the ledger can be used */

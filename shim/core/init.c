@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * init.c - start-up, fork and exit.
+ * init.c - start-up, fork and exit.  Start-up costs nothing: the work
+ * starts at the first purge (life.c).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ static void after_fork_child(void)
 	pr_hint_after_fork_child();
 	pr_profile_after_fork(true);
 	pr_publish_after_fork();
+	pr_life_after_fork_child();
 }
 
 static void __attribute__((constructor)) pr_init(void)
@@ -49,21 +51,12 @@ static void __attribute__((constructor)) pr_init(void)
 	 */
 	pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 	pr_profile_init();
-	pr_vmpte_start();
-	pr_caps_probe();
-	pr_hint_init();
-	if (pr_ledger_init(pr_conf.ledger_max) == 0)
-		__atomic_store_n(&pr_ready, 1, __ATOMIC_RELEASE);
-	else
-		warn_stderr("ptreclaim: could not map the ledger; observing nothing\n");
-	/* Last: a start may call into the allocator or create a thread,
-	 * which starts the allocator. */
-	pr_strategy_start();
-	pr_publish();
+	pr_life_init();
 }
 
 static void __attribute__((destructor)) pr_fini(void)
 {
+	pr_life_exit();
 	pr_strategy_stop();
 	pr_report_at_exit();
 }

@@ -4,7 +4,11 @@
  *
  * Each one makes exactly the system call the program asked for and returns
  * exactly what the kernel said (value and errno).  Only after a successful
- * call does the shim look at it, and then only to update the ledger.
+ * call does the shim look at it, and then only to update the ledger: no
+ * other system call (VmPTE is sampled by the worker), except one futex
+ * wake at the first purge of a process whose bootstrap thread waits
+ * (life.c), a kick of a sleeping worker when a region completes, and
+ * hinting's own calls where hinting is active (docs/hinting.md).
  * Allocators call these with their own locks held: nothing here allocates,
  * prints, or waits on a lock another thread can hold for long.
  */
@@ -68,16 +72,33 @@ PR_EXPORT int __ptreclaim_inside(void)
 	return inside;
 }
 
+/* The system call, as libc's wrapper returns it: -1 and errno. */
+static long kcall(long nr, long a, long b, long c, long d, long e, long f)
+{
+	long r = pr_raw_syscall(nr, a, b, c, d, e, f);
+
+	if ((unsigned long)r > -4096UL) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
 static bool pmd_aligned(uintptr_t start, size_t len)
 {
 	return !(start & (PR_PMD_SIZE - 1)) && len &&
 	       !(len & (PR_PMD_SIZE - 1));
 }
 
+/*
+ * The ledger once it exists (pr_ready: made when the shim starts, life.c);
+ * the counters and hinting from the first call on.
+ */
 static void observe_madvise(uintptr_t start, size_t len, int advice)
 {
 	uintptr_t end = start + pr_page_up(len);
 	uint64_t t0 = pr_now_ns();
+	bool ready = __atomic_load_n(&pr_ready, __ATOMIC_ACQUIRE);
 	enum pr_purge_kind kind;
 	uint64_t full;
 
@@ -100,7 +121,8 @@ static void observe_madvise(uintptr_t start, size_t len, int advice)
 	case MADV_POPULATE_WRITE:
 	case MADV_COLLAPSE:
 		/* The kernel maps these pages again: they are in use. */
-		pr_ledger_in_use(start, end, t0);
+		if (ready)
+			pr_ledger_in_use(start, end, t0);
 		goto out;
 	default:
 		goto out;
@@ -110,26 +132,40 @@ static void observe_madvise(uintptr_t start, size_t len, int advice)
 	pr_count(PRC_PURGED_BYTES, end - start);
 	if (pmd_aligned(start, end - start))
 		pr_count(PRC_PMD_ALIGNED, 1);
-	full = pr_ledger_full();
-	pr_ledger_purged(start, end, kind, t0);
+	if (ready) {
+		full = pr_ledger_full();
+		pr_ledger_purged(start, end, kind, t0);
+		/* A region completed: the worker has work (later). */
+		if (pr_ledger_full() > full)
+			pr_worker_kick();
+	}
 	pr_hint_purged(start, end, kind == PR_PURGE_DONTNEED);
-	/* A region completed: the worker has work (it does it later). */
-	if (pr_ledger_full() > full)
-		pr_worker_kick();
 	if (pr_conf.profile)
 		pr_profile_record(end - start, pmd_aligned(start, end - start));
-	pr_vmpte_sample(t0);
 out:
 	pr_count(PRC_SHIM_NS, pr_now_ns() - t0);
 }
 
+/* A purge some strategy could act on (anonymous memory given back). */
+static bool purge_advice(int advice)
+{
+	return advice == MADV_DONTNEED || advice == MADV_DONTNEED_LOCKED ||
+	       advice == MADV_FREE;
+}
+
 PR_EXPORT int madvise(void *addr, size_t len, int advice)
 {
-	long r = syscall(SYS_madvise, addr, len, advice);
+	long r = kcall(SYS_madvise, (long)addr, (long)len, advice, 0, 0, 0);
 	int err = errno;
 
 	pr_count(PRC_MADVISE, 1);
-	if (r == 0 && pr_ready && !pr_busy) {
+	/* Outside the shim's inside section: in a glibc-malloc process
+	 * the first purge starts the shim (life.c). */
+	if (r == 0 && len && !pr_busy && purge_advice(advice)) {
+		pr_life_check_child();
+		pr_life_purge();
+	}
+	if (r == 0 && !pr_busy) {
 		int cs = enter();
 
 		observe_madvise((uintptr_t)addr, len, advice);
@@ -144,11 +180,12 @@ static void observe_unmapped(uintptr_t start, size_t len)
 	uint64_t t0;
 	int cs;
 
-	if (!pr_ready || pr_busy || !len)
+	if (pr_busy || !len)
 		return;
 	cs = enter();
 	t0 = pr_now_ns();
-	pr_ledger_drop(start, start + pr_page_up(len));
+	if (__atomic_load_n(&pr_ready, __ATOMIC_ACQUIRE))
+		pr_ledger_drop(start, start + pr_page_up(len));
 	/* Decommitted pages that are unmapped are no longer the allocator's:
 	 * whatever is mapped there next must never be reclaimed. */
 	pr_dcm_forget(start, start + pr_page_up(len));
@@ -164,9 +201,13 @@ static void observe_unmapped(uintptr_t start, size_t len)
  */
 PR_EXPORT int munmap(void *addr, size_t len)
 {
-	bool hinted = pr_hint_mm_begin();
-	bool fenced = pr_strategy_mm_begin((uintptr_t)addr, len);
-	long r = syscall(SYS_munmap, addr, len);
+	bool hinted, fenced;
+	long r;
+
+	pr_life_check_child();
+	hinted = pr_hint_mm_begin();
+	fenced = pr_strategy_mm_begin((uintptr_t)addr, len);
+	r = kcall(SYS_munmap, (long)addr, (long)len, 0, 0, 0, 0);
 	int err = errno;
 
 	pr_strategy_mm_end(fenced);
@@ -180,9 +221,14 @@ PR_EXPORT int munmap(void *addr, size_t len)
 
 PR_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	bool hinted = (flags & MAP_FIXED) && pr_hint_mm_begin();
-	bool fenced = (flags & MAP_FIXED) && pr_strategy_mm_begin((uintptr_t)addr, len);
-	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	bool hinted, fenced;
+	long r;
+
+	if (flags & MAP_FIXED)
+		pr_life_check_child();
+	hinted = (flags & MAP_FIXED) && pr_hint_mm_begin();
+	fenced = (flags & MAP_FIXED) && pr_strategy_mm_begin((uintptr_t)addr, len);
+	r = kcall(SYS_mmap, (long)addr, (long)len, prot, flags, fd, (long)off);
 	int err = errno;
 
 	pr_strategy_mm_end(fenced);
@@ -234,10 +280,12 @@ PR_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 			lo = nl < lo ? nl : lo;
 			hi = nl + pr_page_up(new_len) > hi ? nl + pr_page_up(new_len) : hi;
 		}
+			pr_life_check_child();
 		fenced = pr_strategy_mm_begin(lo, hi > lo ? hi - lo : 0);
 	}
 	hinted = pr_hint_mm_begin();
-	r = syscall(SYS_mremap, old, old_len, new_len, flags, new_addr);
+	r = kcall(SYS_mremap, (long)old, (long)old_len, (long)new_len, flags,
+		  (long)new_addr, 0);
 	err = errno;
 	pr_strategy_mm_end(fenced);
 	pr_count(PRC_MREMAP, 1);

@@ -62,7 +62,7 @@ void pr_report(int fd)
 	     reclaimable, pr_verify_waiting());
 	pr_strategy_report(fd, PR_STRAT_FENCE);
 	pr_strategy_report(fd, PR_STRAT_ADVICE);
-	line(fd, "ptreclaim: vmpte_kb start=%llu peak=%llu end=%ld\n",
+	line(fd, "ptreclaim: vmpte_kb start=%llu peak_sampled=%llu end=%ld\n",
 	     PR_U(st.vmpte_start_kb), PR_U(st.vmpte_peak_kb), end_kb);
 	line(fd, "ptreclaim: shim_time_ns=%llu\n", PR_U(st.shim_ns));
 	pr_strategy_report(fd, PR_STRAT_JEMALLOC);

@@ -165,12 +165,6 @@ void pr_hint_init(void)
 	if (pr_conf.hint == PR_HINT_OFF)
 		return;
 	pr_sysfs_thp(&thp);
-	/* Counters are system-wide and since boot: the report shows what
-	 * changed from here. */
-	for (unsigned i = 0; i < thp.nr_mthp; i++)
-		for (int k = 0; k < PR_HINT_NR_STATS; k++)
-			stat0[i][k] = pr_sysfs_thp_stat(thp.mthp[i].kb,
-							pr_hint_stat_names[k]);
 	thp_read = true;
 	if (pr_conf.hint == PR_HINT_AUTO && pr_sysfs_free_page_reporting()) {
 		why_idle = "a virtio balloon hands free memory to the host: heap growth after a quiet spell measured 2.4-7.8x slower with huge pages (docs/hinting.md); hint:on hints anyway";
@@ -187,6 +181,39 @@ void pr_hint_init(void)
 	}
 	why_idle = NULL;
 	__atomic_store_n(&active, true, __ATOMIC_RELEASE);
+}
+
+/*
+ * A seccomp filter is now in place (core/sandbox.c): hinting makes no
+ * more calls of its own (a stop's gettid and rt_sigprocmask may not be in
+ * the program's list).  Regions already hinted keep their flag.
+ */
+void pr_hint_filtered(void)
+{
+	if (__atomic_exchange_n(&active, false, __ATOMIC_ACQ_REL))
+		why_idle = "a seccomp filter was installed: hinting makes no more calls";
+}
+
+/* Hinting will not start here, and why (pr_hint_init not called). */
+void pr_hint_idle_because(const char *why)
+{
+	if (pr_conf.hint != PR_HINT_OFF)
+		why_idle = why;
+}
+
+/*
+ * The mTHP counters the report compares with: system-wide and since boot,
+ * so the report shows what changed from here.  Four files per size: read
+ * by the shim's bootstrap thread (core/life.c), not at exec.
+ */
+void pr_hint_start_counters(void)
+{
+	if (!thp_read)
+		return;
+	for (unsigned i = 0; i < thp.nr_mthp; i++)
+		for (int k = 0; k < PR_HINT_NR_STATS; k++)
+			stat0[i][k] = pr_sysfs_thp_stat(thp.mthp[i].kb,
+							pr_hint_stat_names[k]);
 }
 
 /* --- the region table --- */

@@ -59,6 +59,22 @@ pr_hidden long pr_read_file(const char *path, char *buf, size_t len);
 pr_hidden long pr_read_long(const char *path, long dflt);
 pr_hidden void pr_write_str(int fd, const char *s);
 
+/* --- raw calls and the fork mark (lifemark.c) --- */
+/* The system call itself, -errno on failure: no libc, no errno, no TLS
+ * (the shim interposes glibc's syscall()). */
+pr_hidden long pr_raw_syscall(long nr, long a, long b, long c, long d, long e,
+			      long f);
+/* Map the page that reads zero in a child with a new address space (made
+ * by fork, _Fork, clone without CLONE_VM); false if the kernel can't. */
+pr_hidden bool pr_lifemark_arm(void);
+/* 1 exactly once per such child, in the thread that must reset what the
+ * parent's threads left (lock-free: it must not take a lock the parent's
+ * threads may hold); 0 otherwise.  Memory reads only, no system call.
+ * The reset ends with pr_lifemark_rearm(), as must an atfork child
+ * handler that reset things itself. */
+pr_hidden int pr_lifemark_check(void);
+pr_hidden void pr_lifemark_rearm(void);
+
 /* --- procfs (procfs.c); pid 0 is this process --- */
 /* A "Key:   N" field of /proc/PID/status (VmPTE, VmRSS, Seccomp), or -1. */
 pr_hidden long pr_proc_status(pid_t pid, const char *key);
@@ -133,6 +149,9 @@ pr_hidden int pr_thread_create(pthread_t *th, const pthread_attr_t *attr,
 			       void *(*fn)(void *), void *arg);
 /* A detached background thread of the shim's own, all signals blocked. */
 pr_hidden int pr_thread_spawn(void *(*fn)(void *));
+/* The same, joinable: *th can be joined to know the thread is gone (the
+ * kernel counts it no more, as unshare(CLONE_NEWUSER) needs). */
+pr_hidden int pr_thread_spawn_joinable(pthread_t *th, void *(*fn)(void *));
 pr_hidden void pr_thread_name(const char *name);
 
 /* --- what this kernel and process can do (caps.c, pt_reclaim_probe.c) --- */

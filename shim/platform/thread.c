@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * thread.c - the shim's background thread: created with libc's
+ * thread.c - the shim's background threads: created with libc's
  * pthread_create (past our own interposer, strategy/jemalloc_threads.c),
- * detached, with every signal blocked: signals are the program's business.
+ * with every signal blocked (signals are the program's business);
+ * joinable where they must be stopped and joined (core/life.c), detached
+ * otherwise.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -37,22 +40,39 @@ int pr_thread_create(pthread_t *th, const pthread_attr_t *attr,
 	return create ? create(th, attr, fn, arg) : -1;
 }
 
-int pr_thread_spawn(void *(*fn)(void *))
+static int spawn(pthread_t *th, void *(*fn)(void *), int detach)
 {
 	pthread_attr_t attr;
-	pthread_t th;
 	sigset_t all, old;
 	int r;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setdetachstate(&attr, detach);
 	pthread_attr_setstacksize(&attr, 256 << 10);
-	r = pr_thread_create(&th, &attr, fn, NULL);
+	r = pr_thread_create(th, &attr, fn, NULL);
+	/* A large static TLS (a dlopen'd allocator's initial-exec TLS in a
+	 * grown surplus) leaves too little of 256 KiB: glibc says EINVAL. */
+	if (r == EINVAL) {
+		pthread_attr_setstacksize(&attr, 2 << 20);
+		r = pr_thread_create(th, &attr, fn, NULL);
+	}
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return r;
+}
+
+int pr_thread_spawn(void *(*fn)(void *))
+{
+	pthread_t th;
+
+	return spawn(&th, fn, PTHREAD_CREATE_DETACHED);
+}
+
+int pr_thread_spawn_joinable(pthread_t *th, void *(*fn)(void *))
+{
+	return spawn(th, fn, PTHREAD_CREATE_JOINABLE);
 }
 
 /* From the thread itself: ps and top show what it is. */

@@ -21,7 +21,11 @@ static int fail(int err)
  * adapter becomes the strategy if none runs. */
 PR_EXPORT int ptreclaim_jemalloc_attach(void)
 {
-	int r = pr_je_attach();
+	int r;
+
+	/* The shim starts as at a purge (program code: a safe point). */
+	pr_life_settle();
+	r = pr_je_attach();
 
 	if (r < 0)
 		return fail(-r);
@@ -31,7 +35,10 @@ PR_EXPORT int ptreclaim_jemalloc_attach(void)
 
 PR_EXPORT int ptreclaim_jemalloc_detach(void)
 {
-	int r = pr_je_detach();
+	int r;
+
+	pr_life_settle();
+	r = pr_je_detach();
 
 	if (r < 0)
 		return fail(-r);
@@ -46,6 +53,7 @@ PR_EXPORT int ptreclaim_jemalloc_status(struct ptreclaim_jemalloc_status *st,
 
 	if (!st)
 		return -1;
+	pr_life_settle();
 	pr_je_status(&s);
 	memcpy(st, &s, size < sizeof(s) ? size : sizeof(s));
 	return 0;
@@ -58,6 +66,7 @@ PR_EXPORT int ptreclaim_fence_stats(struct ptreclaim_fence_stats *out,
 
 	if (!out)
 		return -1;
+	pr_life_settle();
 	pr_fence_stats(&st);
 	st.state = (uint32_t)pr_strategy_get_state(PR_STRAT_FENCE, NULL);
 	memcpy(out, &st, size < sizeof(st) ? size : sizeof(st));
@@ -68,6 +77,7 @@ PR_EXPORT const char *ptreclaim_fence_reason(void)
 {
 	const char *why;
 
+	pr_life_settle();
 	return pr_strategy_get_state(PR_STRAT_FENCE, &why) == PR_STATE_ACTIVE ?
 	       NULL : why;
 }
@@ -76,6 +86,7 @@ PR_EXPORT int ptreclaim_fence_flush(unsigned timeout_ms)
 {
 	int r;
 
+	pr_life_settle();
 	if (pr_strategy_running() != PR_STRAT_FENCE)
 		return fail(ENOTSUP);
 	r = pr_worker_flush(timeout_ms);

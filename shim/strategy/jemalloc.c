@@ -164,7 +164,6 @@ static bool h_decommit(extent_hooks_t *h, void *addr, size_t size,
 	}
 	t0 = pr_now_ns();
 	/* Before the reclaim below, so the report's peak sees the growth. */
-	pr_vmpte_sample(t0);
 	pr_dcm_decommitted(a, a + len, true);
 	pr_hint_purged(a, a + len, true);
 	pr_count(PRC_JE_DECOMMITS, 1);

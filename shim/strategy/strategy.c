@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * strategy.c - the strategy that runs in this process: chosen once at
- * start-up by policy.c's selection (the same call `ptreclaim probe`
+ * strategy.c - the strategy that runs in this process: chosen once, when
+ * the shim starts (core/life.c: at the first purge, on the bootstrap
+ * thread), by policy.c's selection (the same call `ptreclaim probe`
  * makes), started, and asked for its report.  If a start fails (no
  * descriptor, jemalloc refused the hooks) the selection goes on from the
  * next strategy.  The others step aside, and the report says why.
@@ -26,13 +27,30 @@ static struct {
 	const char *failed[PR_STRAT_NR];	/* why a start failed */
 	const struct pr_strategy_ops *mm;	/* the one with mm hooks */
 	bool started;
-} R = { .running = PR_STRAT_OBSERVE };
+	bool probed;		/* not started, but caps and alloc known */
+	const char *not_started;	/* why no selection was made */
+} R = { .running = PR_STRAT_OBSERVE,
+	.not_started = "not started: no purge seen yet (the strategy is chosen and started at the first purge)" };
 
 static const char *const claims[PR_STRAT_NR] = {
 	[PR_STRAT_ADVICE] = "the advice strategy reclaims (kernel MADV_RECLAIM_PT)",
 	[PR_STRAT_JEMALLOC] = "the jemalloc adapter reclaims (jemalloc decommits)",
 	[PR_STRAT_FENCE] = "the fence reclaims",
 };
+
+/*
+ * Is malloc glibc's own?  One dlsym that succeeds: a failing dlsym
+ * (pr_je_present's) allocates its error message, which would start
+ * glibc's malloc (a heap, 132 KiB) in a program that never calls it.
+ */
+bool pr_alloc_malloc_is_libc(void)
+{
+	void *m = dlsym(RTLD_DEFAULT, "malloc");
+	Dl_info info;
+
+	return m && dladdr(m, &info) && info.dli_fname &&
+	       strstr(info.dli_fname, "/libc.so");
+}
 
 /* The object that provides malloc, by its file name. */
 enum pr_alloc pr_alloc_detect(void)
@@ -69,13 +87,30 @@ void pr_strategy_start(void)
 
 		if (!why) {
 			if (ops[id]->mm_begin)
-				R.mm = ops[id];
+				__atomic_store_n(&R.mm, ops[id], __ATOMIC_RELEASE);
 			__atomic_store_n(&R.running, id, __ATOMIC_RELEASE);
 			return;
 		}
 		R.failed[id] = why;
 		id++;
 	}
+}
+
+/* Not started (no purge came), but the report at exit wants to know why
+ * each strategy could or could not run here: after pr_caps_probe(). */
+void pr_strategy_probe_only(void)
+{
+	if (R.started)
+		return;
+	R.alloc = pr_alloc_detect();
+	R.probed = true;
+}
+
+/* Nothing will be selected in this process, and why. */
+void pr_strategy_not_started(const char *why)
+{
+	if (!R.started)
+		__atomic_store_n(&R.not_started, why, __ATOMIC_RELEASE);
 }
 
 /* At exit, before the report: no more ledger walks meanwhile. */
@@ -126,8 +161,14 @@ enum pr_strategy_state pr_strategy_get_state(enum pr_strategy_id id,
 		*why = pr_worker_quit_reason();
 		return PR_STATE_UNAVAILABLE;
 	}
-	if (!pr_ready || !R.started) {
-		*why = !pr_ready ? "no ledger" : "not started";
+	if (!R.started) {
+		no = R.probed ? pr_strategy_unavailable(id, &pr_caps, &pr_conf,
+							R.alloc, &by_conf) : NULL;
+		*why = no ? no : __atomic_load_n(&R.not_started, __ATOMIC_ACQUIRE);
+		return no && !by_conf ? PR_STATE_UNAVAILABLE : PR_STATE_OFF;
+	}
+	if (!pr_ready) {
+		*why = "no ledger";
 		return PR_STATE_UNAVAILABLE;
 	}
 	no = pr_strategy_unavailable(id, &pr_caps, &pr_conf, R.alloc, &by_conf);
@@ -162,7 +203,7 @@ void pr_strategy_report(int fd, enum pr_strategy_id id)
 /* Only the fence has these; they pass through once it stopped. */
 bool pr_strategy_mm_begin(uintptr_t lo, size_t len)
 {
-	if (!R.mm || pr_busy || !len)
+	if (!__atomic_load_n(&R.mm, __ATOMIC_ACQUIRE) || pr_busy || !len)
 		return false;
 	return R.mm->mm_begin(lo, lo + pr_page_up(len));
 }

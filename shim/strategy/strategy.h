@@ -78,9 +78,15 @@ extern pr_hidden const struct pr_strategy_ops pr_advice_ops, pr_jemalloc_ops,
 /* Which allocator provides malloc in this process (at start-up only:
  * dlsym). */
 pr_hidden enum pr_alloc pr_alloc_detect(void);
+/* Only whether malloc is glibc's: no failing lookup, no allocation. */
+pr_hidden bool pr_alloc_malloc_is_libc(void);
 /* Select and start, falling back in order if a start fails. */
 pr_hidden void pr_strategy_start(void);
 pr_hidden void pr_strategy_stop(void);
+/* Not started: caps are known now (the report at exit), alloc too. */
+pr_hidden void pr_strategy_probe_only(void);
+/* None will be selected in this process (core/life.c), and why. */
+pr_hidden void pr_strategy_not_started(const char *why);
 pr_hidden enum pr_strategy_id pr_strategy_running(void);
 pr_hidden enum pr_strategy_state pr_strategy_get_state(enum pr_strategy_id id,
 						       const char **why);
@@ -164,6 +170,12 @@ pr_hidden void pr_fence_scope_start(void);
 pr_hidden void pr_fence_scope_mapped(uintptr_t start, size_t len,
 				     const void *caller);
 pr_hidden bool pr_fence_scope_owns(uintptr_t base);
+/* Stopped and joined (true if it ran), and started again. */
+pr_hidden bool pr_worker_quiesce(void);
+pr_hidden void pr_worker_resume(void);
+pr_hidden void pr_worker_quit(const char *why);
+/* In a child made without atfork handlers: reset, lock-free, off. */
+pr_hidden void pr_worker_forget(const char *why);
 /* The fence's counters for the public API (fence.c). */
 struct ptreclaim_fence_stats;
 pr_hidden void pr_fence_stats(struct ptreclaim_fence_stats *st);

@@ -14,9 +14,12 @@
  *     filter installed later (the worker stops for good: its calls could
  *     kill the process), CPU accounting, ledger maintenance.
  *
- * Never from inside an allocator's call: the thread is created at start-up
- * (and in a fork child), because pthread_create allocates through the
- * program's malloc and allocators purge with their locks held.
+ * Never from inside an allocator's call: the thread is created by the
+ * shim's bootstrap thread (core/life.c), in a fork child's atfork handler,
+ * or after unshare/setns, because pthread_create allocates through the
+ * program's malloc and allocators purge with their locks held.  It is
+ * joinable: before unshare, setns or a seccomp filter it is stopped and
+ * joined (pr_worker_quiesce), so the kernel counts it no more.
  */
 #include <errno.h>
 #include <poll.h>
@@ -40,6 +43,8 @@
 static struct {
 	const struct pr_worker_ops *ops;
 	int live;			/* thread running */
+	bool joinable;			/* thread to join */
+	pthread_t thread;
 	int stopping, sleeping, kicked, dirty;
 	long kick, pm;
 	pthread_mutex_t work;		/* held for ledger work and runs */
@@ -275,6 +280,8 @@ static bool pass(bool all, bool now, bool retry)
 	if (!run_flush(wk.run))
 		return false;
 	vm1 = pr_vmpte_kb();
+	/* The report's peak is the highest the worker saw. */
+	pr_vmpte_note(vm0);
 	if (vm0 > vm1 && vm1 >= 0)
 		ADD(vmpte_freed_kb, (uint64_t)(vm0 - vm1));
 	ADD(passes, 1);
@@ -506,8 +513,9 @@ static const char *open_all(void)
 	if (wk.kick < 0 || wk.pm < 0)
 		return "could not open /proc/self/pagemap or an eventfd";
 	why = wk.ops->open ? wk.ops->open() : NULL;
-	if (!why && pr_thread_spawn(worker_main))
+	if (!why && pr_thread_spawn_joinable(&wk.thread, worker_main))
 		why = "could not start the worker thread";
+	wk.joinable = !why;
 	return why;
 }
 
@@ -536,6 +544,7 @@ static void worker_child(void)
 		return;
 	pthread_mutex_init(&wk.work, NULL);
 	wk.live = wk.sleeping = wk.kicked = 0;
+	wk.joinable = false;
 	wk.dirty = 1;
 	wk.flush_req = wk.flush_done = 0;
 	wk.next_run_ns = wk.due_ns = 0;
@@ -595,4 +604,70 @@ const struct pr_worker_stats *pr_worker_stats_addr(void)
 const char *const *pr_worker_quit_addr(void)
 {
 	return &quit_why;
+}
+
+/* ---- stepping aside (core/sandbox.c) ---- */
+
+/*
+ * Stop the thread and join it: after this the kernel counts it no more
+ * (unshare(CLONE_NEWUSER) checks).  True if it was running.  From program
+ * code only (it waits for the thread's pass to end).
+ */
+bool pr_worker_quiesce(void)
+{
+	uint64_t one = 1;
+
+	if (!__atomic_load_n(&wk.live, __ATOMIC_ACQUIRE) || !wk.joinable)
+		return false;
+	pthread_mutex_lock(&wk.work);
+	__atomic_store_n(&wk.stopping, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&wk.live, 0, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&wk.work);
+	pr_sys(SYS_write, wk.kick, (long)&one, 8, 0, 0, 0);
+	pthread_join(wk.thread, NULL);
+	wk.joinable = false;
+	return true;
+}
+
+/* Run again after a quiesce; the descriptors stayed open. */
+void pr_worker_resume(void)
+{
+	if (__atomic_load_n(&quit_why, __ATOMIC_ACQUIRE))
+		return;
+	__atomic_store_n(&wk.stopping, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&wk.sleeping, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&wk.kicked, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&wk.dirty, 1, __ATOMIC_SEQ_CST);
+	if (pr_thread_spawn_joinable(&wk.thread, worker_main)) {
+		__atomic_store_n(&quit_why, "could not restart the worker thread",
+				 __ATOMIC_RELEASE);
+		return;
+	}
+	wk.joinable = true;
+	__atomic_store_n(&wk.live, 1, __ATOMIC_RELEASE);
+}
+
+/* Stopped for good (a seccomp filter): the report says why. */
+void pr_worker_quit(const char *why)
+{
+	if (wk.ops)
+		__atomic_store_n(&quit_why, why, __ATOMIC_RELEASE);
+}
+
+/*
+ * A child made without atfork handlers: no thread, and the work lock and
+ * the strategy's window as the parent's worker left them.  Reset without
+ * taking any lock; the worker does not run in this child.
+ */
+void pr_worker_forget(const char *why)
+{
+	if (!wk.ops)
+		return;
+	pthread_mutex_init(&wk.work, NULL);
+	__atomic_store_n(&wk.live, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&wk.stopping, 1, __ATOMIC_RELAXED);
+	wk.joinable = false;
+	if (wk.ops->fork_child)
+		wk.ops->fork_child();
+	__atomic_store_n(&quit_why, why, __ATOMIC_RELEASE);
 }

@@ -92,6 +92,8 @@ int main(void)
 	uint64_t regions, calls, tables;
 	long pte0, pte1;
 
+	/* Caps are probed when the shim starts (the first purge): now. */
+	pr_life_settle();
 	if (!pr_caps.pt_reclaim_on_dontneed) {
 		printf("kernel keeps tables on whole-PMD DONTNEED: skipped\n");
 		return 77;

@@ -15,9 +15,15 @@ for conf in "" "jemalloc:off" "fence:on" "fence:on,jemalloc:off" "fence:off,jema
 		[ -z "${lib[$a]}" ] || [ -e "${lib[$a]}" ] || continue
 		want=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["strategy"][sys.argv[2]]["name"])' "$json" "$a")
 		preload=$shim${lib[$a]:+:${lib[$a]}}
-		got=$(env LD_PRELOAD="$preload" PTRECLAIM_CONF="stats:1${conf:+,$conf}" "$@" 2>&1 >/dev/null |
-		      sed -n 's/^ptreclaim: summary .* mode=\([a-z-]*\) .*/\1/p')
-		if [ "$got" = "$want" ]; then
+		out=$(env LD_PRELOAD="$preload" PTRECLAIM_CONF="stats:1${conf:+,$conf}" "$@" 2>&1 >/dev/null)
+		got=$(sed -n 's/^ptreclaim: summary .* mode=\([a-z-]*\) .*/\1/p' <<<"$out")
+		# glibc's malloc purges through calls no preload sees: churn
+		# makes no purge the shim could act on, so the shim never
+		# starts (the strategy is chosen at the first purge) and says so.
+		if [ "$a" = glibc ] && [ "$got" = observe ] &&
+		   grep -q 'reason="not started: no purge seen' <<<"$out"; then
+			echo "ok   conf=${conf:-default} $a: not started (no purge), probe says $want"
+		elif [ "$got" = "$want" ]; then
 			echo "ok   conf=${conf:-default} $a: $got"
 		else
 			echo "FAIL conf=${conf:-default} $a: probe says $want, the run reports ${got:-nothing}"
