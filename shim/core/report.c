@@ -124,10 +124,13 @@ bool pr_report_due(void)
 {
 	/* A child of a fork no handler saw (_Fork) cannot tell its purges
 	 * from its parent's: they all count as its own. */
-	bool child = self.child || getpid() != self.pid;
+	bool child;
 
+	/* No system call unless a report is wanted: a sandboxed process may
+	 * be killed for any call it did not list. */
 	if (!report_wanted())
 		return false;
+	child = self.child || getpid() != self.pid;
 	if (purges_seen() > self.inherited)
 		return true;
 	return !child && !self.forked;

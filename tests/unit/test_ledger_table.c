@@ -320,6 +320,8 @@ static void fork_and_check(bool raw, bool busy)
 
 int main(void)
 {
+	/* The shim starts at the first purge; start it now, as the API does. */
+	pr_life_settle();
 	CHECK(pr_ready);
 	pr_caps.pt_reclaim_on_dontneed = false;
 	test_lazy();
