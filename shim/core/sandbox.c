@@ -14,11 +14,15 @@
  * PR_SET_SECCOMP and SYS_seccomp / SYS_unshare / SYS_setns; every other
  * call passes through with all its arguments.  A raw inline system call
  * (no libc function) cannot be seen: docs/architecture.md says what then.
+ * setuid and its kin quiesce too (below).
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <grp.h>
 #include <linux/seccomp.h>
 #include <stdarg.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "core.h"
 
@@ -112,3 +116,42 @@ PR_EXPORT long syscall(long nr, ...)
 	va_end(ap);
 	return call(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
+
+/*
+ * setuid and its kin: glibc makes every thread of the process change its
+ * credentials (POSIX wants them per process).  A thread of ours may not
+ * share the caller's capabilities (setpriv keeps them with
+ * PR_SET_KEEPCAPS, which is per thread): its change then fails after the
+ * caller's succeeded, and glibc aborts the process.  So the call is made
+ * with no thread of ours, by libc's own function.
+ */
+#define XID(name, params, args)						\
+PR_EXPORT int name params						\
+{									\
+	static int (*real) params;					\
+	int token, ret, err;						\
+									\
+	if (!real)							\
+		real = (int (*) params)dlsym(RTLD_NEXT, #name);		\
+	if (!real) {							\
+		errno = ENOSYS;						\
+		return -1;						\
+	}								\
+	pr_life_check_child();						\
+	token = pr_life_quiesce();					\
+	ret = real args;						\
+	err = errno;							\
+	pr_life_resume(token, false);					\
+	errno = err;							\
+	return ret;							\
+}
+
+XID(setuid, (uid_t u), (u))
+XID(setgid, (gid_t g), (g))
+XID(seteuid, (uid_t u), (u))
+XID(setegid, (gid_t g), (g))
+XID(setreuid, (uid_t ru, uid_t eu), (ru, eu))
+XID(setregid, (gid_t rg, gid_t eg), (rg, eg))
+XID(setresuid, (uid_t ru, uid_t eu, uid_t su), (ru, eu, su))
+XID(setresgid, (gid_t rg, gid_t eg, gid_t sg), (rg, eg, sg))
+XID(setgroups, (size_t n, const gid_t *list), (n, list))

@@ -29,7 +29,7 @@
 # machine can't build the roots (not root, no unshare, no overlayfs...).
 set -u
 
-BUSY_CONF='fence_delay_ms:0,fence_rate:1000000,fence_batch:512,advice_delay_ms:0,advice_rate:1000000,hint:on,hint_scope:all'
+BUSY_CONF='fence:on,fence_scope:all,fence_delay_ms:0,fence_rate:1000000,fence_batch:512,advice_delay_ms:0,advice_rate:1000000,hint:on,hint_scope:all'
 PATH_IN_ROOT=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 skip() { echo "SKIP: $*"; exit 77; }
