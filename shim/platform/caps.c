@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/userfaultfd.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
@@ -85,6 +86,20 @@ static long best_uffd(struct pr_caps *c)
 	return fd;
 }
 
+/* "Seccomp:" of /proc/self/status: 0 none, 1 strict, 2 filter; -1 if
+ * the file can't be read.  A kernel without CONFIG_SECCOMP has no such
+ * line, and no filter either: 0. */
+static int seccomp_mode(void)
+{
+	char buf[4096];
+	const char *p;
+
+	if (pr_read_file("/proc/self/status", buf, sizeof(buf)) <= 0)
+		return -1;
+	p = strstr(buf, "\nSeccomp:");
+	return p ? (int)strtol(p + 9, NULL, 10) : 0;
+}
+
 static void probe_uffd(struct pr_caps *c)
 {
 	long fd;
@@ -92,7 +107,7 @@ static void probe_uffd(struct pr_caps *c)
 	c->unpriv_uffd_sysctl = (int)pr_read_long(
 		"/proc/sys/vm/unprivileged_userfaultfd", -1);
 	c->cap_sys_ptrace = have_cap_sys_ptrace();
-	c->seccomp = (int)pr_proc_status(0, "Seccomp");
+	c->seccomp = seccomp_mode();
 	/* A seccomp filter may kill the process for a system call it does
 	 * not expect (systemd's SystemCallFilter= does by default): then
 	 * userfaultfd is not even tried. */
