@@ -143,7 +143,7 @@ static bool spawn_boot(void)
  * thread, and the selection sees it (fence and advice step aside). */
 static bool inherited_filter(void)
 {
-	return pr_sys(SYS_prctl, PR_GET_SECCOMP, 0, 0, 0, 0, 0) != 0;
+	return pr_seccomp_active();
 }
 
 void pr_life_init(void)

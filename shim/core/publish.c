@@ -148,7 +148,7 @@ static struct pr_pub *map_page(void)
  * (worker.c). */
 static bool may_publish(void)
 {
-	return pr_sys(SYS_prctl, PR_GET_SECCOMP, 0, 0, 0, 0, 0) == 0;
+	return !pr_seccomp_active();
 }
 
 static void publish_now(void)

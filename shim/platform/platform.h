@@ -75,6 +75,10 @@ pr_hidden bool pr_lifemark_arm(void);
 pr_hidden int pr_lifemark_check(void);
 pr_hidden void pr_lifemark_rearm(void);
 
+/* Is this thread under seccomp (strict or a filter)?  A kernel without
+ * CONFIG_SECCOMP answers EINVAL: no. */
+pr_hidden bool pr_seccomp_active(void);
+
 /* --- procfs (procfs.c); pid 0 is this process --- */
 /* A "Key:   N" field of /proc/PID/status (VmPTE, VmRSS, Seccomp), or -1. */
 pr_hidden long pr_proc_status(pid_t pid, const char *key);

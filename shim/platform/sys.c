@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "platform.h"
@@ -121,4 +122,9 @@ void pr_write_str(int fd, const char *s)
 		s += r;
 		len -= (size_t)r;
 	}
+}
+
+bool pr_seccomp_active(void)
+{
+	return pr_sys(SYS_prctl, PR_GET_SECCOMP, 0, 0, 0, 0, 0) > 0;
 }

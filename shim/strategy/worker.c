@@ -406,7 +406,7 @@ static bool step(struct watch *w, bool kicked)
  * thread) may kill the process for a call of ours: stop for good. */
 static bool filtered(void)
 {
-	if (pr_sys(SYS_prctl, PR_GET_SECCOMP, 0, 0, 0, 0, 0) == 0)
+	if (!pr_seccomp_active())
 		return false;
 	pthread_mutex_lock(&wk.work);
 	__atomic_store_n(&quit_why,
