@@ -3,7 +3,8 @@
 #
 # install-test.sh - `meson install --destdir`: the versioned library and
 # its links, ptreclaim.pc, the header, the man pages and the completion;
-# the library exports exactly shim/libptreclaim.map's list; a program
+# the library exports exactly shim/libptreclaim.map's list, which is
+# every symbol the shim's code gives default visibility; a program
 # builds against the installed copy with `pkg-config --cflags --libs
 # ptreclaim` alone and runs.
 #
@@ -40,6 +41,8 @@ soname=$(objdump -p "$L/libptreclaim.so.0.1.0" | awk '$1 == "SONAME" {print $2}'
 echo "ok   SONAME libptreclaim.so.0; libptreclaim.so -> libptreclaim.so.0"
 
 check_exports "$L/libptreclaim.so.0.1.0" "$SRC/shim/libptreclaim.map" || fail "exports"
+check_visibility "$BUILD/shim/libptreclaim_core.a" "$SRC/shim/libptreclaim.map" ||
+	fail "shim/libptreclaim.map does not list every PR_EXPORT symbol"
 echo "ok   exports: $(nm -D --defined-only "$L/libptreclaim.so.0.1.0" | wc -l) symbols, the map's list"
 
 # Every key of the table is in the man page (it is generated from it).
@@ -51,6 +54,21 @@ for k in $keys; do
 done
 man -l "$man" >/dev/null 2>&1 || [ ! -x /usr/bin/man ] || fail "man cannot format libptreclaim(3)"
 echo "ok   libptreclaim(3) lists the $(wc -w <<<"$keys") keys"
+
+# The bash completion: commands, and PTRECLAIM_CONF's keys after --conf
+# (bash-completion's _init_completion stood in for).
+complete_line() {
+	bash -c '. "$0"
+		_init_completion() { words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD
+			cur=${words[cword]}; prev=${words[cword-1]}; }
+		read -ra COMP_WORDS <<<"$1"; COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		_ptreclaim; echo "${COMPREPLY[*]}"' \
+		"$dest$datadir/bash-completion/completions/ptreclaim" "$1"
+}
+[ "$(complete_line 'ptreclaim st')" = stat ] || fail "completion of 'ptreclaim st': $(complete_line 'ptreclaim st')"
+[ "$(complete_line 'ptreclaim run --conf fence_')" = "fence_scope: fence_delay_ms: fence_rate: fence_batch:" ] ||
+	fail "completion of 'ptreclaim run --conf fence_': $(complete_line 'ptreclaim run --conf fence_')"
+echo "ok   bash completion: commands, and the key table's keys after --conf"
 
 # pkg-config alone: the .pc of the destdir, its paths under the destdir.
 export PKG_CONFIG_PATH=$L/pkgconfig PKG_CONFIG_SYSROOT_DIR=$dest
