@@ -5,12 +5,13 @@
  * from the parser: README.md's table is that table's markdown
  * (pr_conf_markdown), and this turns the same rows into roff.
  *
- *   gen_conf_man TEMPLATE OUTPUT
+ *   gen_conf_man TEMPLATE OUTPUT VERSION
  *
  * Copies TEMPLATE to OUTPUT; the line "@CONFIG_KEYS@" becomes one .TP
  * entry per key: the key, its values and default, its meaning (a man
  * page), and "@CONFIG_KEY_NAMES@" in a line becomes the keys' names, each
- * with its colon, separated by blanks (the bash completion's list).
+ * with its colon, separated by blanks (the bash completion's list);
+ * "@VERSION@" anywhere becomes VERSION (the project's).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,14 +116,27 @@ static void key_names(FILE *out)
 		fprintf(out, "%s%s:", i ? " " : "", k[i].name);
 }
 
+/* line with each "@VERSION@" replaced by version. */
+static void put_versioned(FILE *out, const char *line, const char *version)
+{
+	const char *at;
+
+	while ((at = strstr(line, "@VERSION@"))) {
+		fwrite(line, 1, (size_t)(at - line), out);
+		fputs(version, out);
+		line = at + strlen("@VERSION@");
+	}
+	fputs(line, out);
+}
+
 int main(int argc, char **argv)
 {
 	char line[4096];
 	FILE *in, *out;
 	int found = 0;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: gen_conf_man TEMPLATE OUTPUT\n");
+	if (argc != 4) {
+		fprintf(stderr, "usage: gen_conf_man TEMPLATE OUTPUT VERSION\n");
 		return 2;
 	}
 	in = fopen(argv[1], "r");
@@ -146,7 +160,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (strcmp(line, "@CONFIG_KEYS@\n")) {
-			fputs(line, out);
+			put_versioned(out, line, argv[3]);
 			continue;
 		}
 		if (keys_roff(out) <= 0) {
@@ -156,8 +170,8 @@ int main(int argc, char **argv)
 		found++;
 	}
 	fclose(in);
-	if (fclose(out) || found != 1) {
-		fprintf(stderr, "gen_conf_man: %s: want one line @CONFIG_KEYS@ or @CONFIG_KEY_NAMES@, found %d\n",
+	if (fclose(out) || found > 1) {
+		fprintf(stderr, "gen_conf_man: %s: want one line @CONFIG_KEYS@ or @CONFIG_KEY_NAMES@ at most, found %d\n",
 			argv[1], found);
 		remove(argv[2]);
 		return 1;
