@@ -30,15 +30,34 @@ static const struct pr_cli_cmd run_cmd = {
 	"usage: ptreclaim run [--stats] [--conf KEY:VALUE,...] -- CMD [ARGS...]"
 };
 
-/* path made absolute and canonical into out; false (errno set) if it
- * does not exist. */
+/* path made absolute and canonical into out, but for its last part: the
+ * name the library is known by (libptreclaim.so.0, not the file it links
+ * to, which an upgrade replaces); false (errno set) if it does not exist. */
 static bool absolute(const char *path, char out[PATH_MAX])
 {
-	return realpath(path, out) != NULL;
+	char dir[PATH_MAX], base[PATH_MAX];
+	size_t n;
+
+	if (strlen(path) >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return false;
+	}
+	strcpy(dir, path);
+	strcpy(base, path);
+	if (!realpath(dirname(dir), out) || access(path, F_OK))
+		return false;
+	n = strlen(out);
+	if (snprintf(out + n, PATH_MAX - n, "/%s", basename(base)) >=
+	    (int)(PATH_MAX - n)) {
+		errno = ENAMETOOLONG;
+		return false;
+	}
+	return true;
 }
 
 /* The library of $PTRECLAIM_LIB, else next to this program (the build
- * tree), else the install directory; absolute.  NULL (with a line) if
+ * tree's shim/libptreclaim.so), else the install directory's
+ * libptreclaim.so.0; absolute.  NULL (with a line) if
  * there is none to read. */
 static const char *locate_library(void)
 {
@@ -62,11 +81,13 @@ static const char *locate_library(void)
 		if (absolute(guess, path) && access(path, R_OK) == 0)
 			return path;
 	}
-	if (absolute(PTRECLAIM_LIBDIR "/libptreclaim.so", path) &&
+	/* The runtime's name: the libptreclaim.so symlink comes only with
+	 * the development files (libptreclaim-dev). */
+	if (absolute(PTRECLAIM_LIBDIR "/libptreclaim.so.0", path) &&
 	    access(path, R_OK) == 0)
 		return path;
 	fprintf(stderr,
-		"ptreclaim: cannot find libptreclaim.so (looked next to this program and in %s); set PTRECLAIM_LIB\n",
+		"ptreclaim: cannot find libptreclaim.so.0 (looked next to this program and in %s); set PTRECLAIM_LIB\n",
 		PTRECLAIM_LIBDIR);
 	return NULL;
 }
