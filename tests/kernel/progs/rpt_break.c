@@ -524,7 +524,7 @@ static pid_t start_pressure(void)
 	write_file("/proc/self/oom_score_adj", "1000");
 	for (;;) {
 		long avail = status_kb("MemAvailable");
-		size_t len = (size_t)(avail > 0 ? avail : 0) * 1024 / 10 * 9;
+		size_t len = (size_t)(avail > 0 ? avail : 0) * 1024 / 4 * 3;
 		char *p;
 
 		if (len < PMD_SZ) {
