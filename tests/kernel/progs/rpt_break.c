@@ -87,7 +87,7 @@ struct worker {
 	struct io_uring_cqe *cqes;
 };
 
-static atomic_int stop, failed;
+static atomic_int stop, failed, handler_stop;
 static int adv, data_fd = -1, hmm_fd = -1, uffd = -1;
 static double t_end;
 static char *reg_r, *reg_h, *reg_u;
@@ -370,7 +370,8 @@ static void *uffd_handler(void *arg)
 	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
 
 	(void)arg;
-	while (!atomic_load(&stop)) {
+	/* Until every worker is gone: one may wait in a write fault. */
+	while (!atomic_load(&handler_stop)) {
 		if (poll(&pfd, 1, 100) <= 0)
 			continue;
 		if (read(uffd, &msg, sizeof(msg)) != sizeof(msg))
@@ -717,6 +718,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < nw; i++)
 		pthread_join(th[i], NULL);
 	atomic_store(&stop, 1);
+	atomic_store(&handler_stop, 1);
 	pthread_join(adv_th, NULL);
 	pthread_join(cmp_th, NULL);
 	if (uffd >= 0)
