@@ -11,6 +11,13 @@ KT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KT_REPO=$(cd "$KT_DIR/../.." && pwd)
 KT_PATCHES=$KT_REPO/kernel-patches
 KT_FRAGMENT=$KT_DIR/config.fragment
+# Merged on top for the patched flavours (the option is default n).
+KT_FRAGMENT_PATCHED=$KT_DIR/config.patched
+# The second configuration ("debug" flavour: KASAN, MMU_NOTIFIER, SWAP,
+# BLOCK, IO_URING, KSM), with the test-only patches of debug-patches/ on
+# top of the series (the negative control's knob).
+KT_FRAGMENT_DEBUG=$KT_DIR/config.debug
+KT_DEBUG_PATCHES=$KT_DIR/debug-patches
 KT_CACHE=${PTRECLAIM_KCACHE:-/var/cache/ptreclaim-kernel}
 KT_SRCPKG=linux-source-6.12
 KT_TARBALL=${PTRECLAIM_KSRC:-/usr/src/linux-source-6.12.tar.xz}
@@ -72,19 +79,42 @@ kt_pkg_version() {
 	dpkg-query -W -f='${Version}' "$KT_SRCPKG" 2>/dev/null || echo unknown
 }
 
-# Print the cache key for a "patched" or "stock" kernel.
+# kt_fragments FLAVOUR: the config fragments merged, in order.
+kt_fragments() {
+	echo "$KT_FRAGMENT"
+	[[ $1 == stock ]] || echo "$KT_FRAGMENT_PATCHED"
+	[[ $1 == debug ]] && echo "$KT_FRAGMENT_DEBUG"
+	return 0
+}
+
+# kt_patches FLAVOUR: the patches applied, in order.
+kt_patches() {
+	local p dir dirs=()
+	[[ $1 == stock ]] && return 0
+	dirs=("$KT_PATCHES")
+	[[ $1 == debug ]] && dirs+=("$KT_DEBUG_PATCHES")
+	for dir in "${dirs[@]}"; do
+		while read -r p _; do
+			[[ -z $p || $p == \#* ]] && continue
+			echo "$dir/$p"
+		done <"$dir/series"
+	done
+}
+
+# Print the cache key for a "patched", "stock" or "debug" kernel.
 kt_hash() {
-	local flavour=$1 p
+	local flavour=$1 p f
 	{
 		echo "recipe $KT_RECIPE flavour $flavour pkg $(kt_pkg_version)"
-		cat "$KT_FRAGMENT"
-		if [[ $flavour == patched ]]; then
-			cat "$KT_PATCHES/series"
-			while read -r p _; do
-				[[ -z $p || $p == \#* ]] && continue
-				echo "== $p"
-				cat "$KT_PATCHES/$p"
-			done <"$KT_PATCHES/series"
+		if [[ $flavour == stock ]]; then
+			cat "$KT_FRAGMENT"
+		else
+			echo "apply: quilt push --fuzz=0"
+			while read -r f; do cat "$f"; done < <(kt_fragments "$flavour")
+			while read -r p; do
+				echo "== ${p##*/}"
+				cat "$p"
+			done < <(kt_patches "$flavour")
 		fi
 	} | sha256sum | cut -c1-16
 }
@@ -119,31 +149,39 @@ kt_build() {
 		tar -xf "$KT_TARBALL" -C "$tmp" || fail "cannot unpack $KT_TARBALL"
 		src=$tmp/linux-source-6.12
 		cd "$src" || fail "no $src"
-		if [[ $flavour == patched ]]; then
-			cp -r "$KT_PATCHES" "$tmp/patches" || fail "cannot copy the series"
-			QUILT_PATCHES=$tmp/patches QUILT_PC=.pc quilt push -a -q ||
+		if [[ $flavour != stock ]]; then
+			mkdir -p "$tmp/patches"
+			kt_patches "$flavour" >"$tmp/patches/list"
+			while read -r p; do
+				cp "$p" "$tmp/patches/" || fail "cannot copy $p"
+				echo "${p##*/}"
+			done <"$tmp/patches/list" >"$tmp/patches/series"
+			# No fuzz: every patch must apply as git am would.
+			QUILT_PATCHES=$tmp/patches QUILT_PC=.pc quilt push -a -q --fuzz=0 ||
 				fail "the series does not apply"
 		fi
 		make -s ARCH=x86_64 tinyconfig || fail "make tinyconfig"
-		scripts/kconfig/merge_config.sh -m -O . .config "$KT_FRAGMENT" >/dev/null ||
+		local frags
+		mapfile -t frags < <(kt_fragments "$flavour")
+		scripts/kconfig/merge_config.sh -m -O . .config "${frags[@]}" >/dev/null ||
 			fail "merge_config.sh"
 		make -s ARCH=x86_64 olddefconfig || fail "make olddefconfig"
-		# Every option the fragment sets must have survived.
+		# Every option the fragments set must have survived.
 		local line missing=0
 		while read -r line; do
 			case $line in
 			CONFIG_*=n) grep -qx "# ${line%=n} is not set" .config || { echo "config: $line did not stick"; missing=1; } ;;
 			CONFIG_*) grep -qxF "$line" .config || { echo "config: $line did not stick"; missing=1; } ;;
 			esac
-		done <"$KT_FRAGMENT"
-		if [[ $flavour == patched ]]; then
+		done < <(cat "${frags[@]}")
+		if [[ $flavour != stock ]]; then
 			grep -qx CONFIG_RECLAIM_PT=y .config || { echo "config: CONFIG_RECLAIM_PT not enabled"; missing=1; }
 		fi
 		((missing == 0)) || fail "configuration incomplete"
 		make ARCH=x86_64 -j"$KT_JOBS" bzImage || fail "make bzImage"
 		cp arch/x86/boot/bzImage .config System.map vmlinux "$tmp/" ||
 			fail "cannot copy the build results"
-		if [[ $flavour == patched ]]; then
+		if [[ $flavour != stock ]]; then
 			gcc -static -O2 -Wall -pthread -o "$tmp/reclaim_pt_selftest" \
 				tools/testing/selftests/mm/reclaim_pt.c ||
 				fail "cannot build the selftest"

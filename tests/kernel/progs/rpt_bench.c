@@ -16,6 +16,16 @@
  * B. mmap_lock hold.  A probe thread calls mincore() (mmap_lock for read)
  *    in a loop; its longest wait while MADV_RECLAIM_PT frees NL tables
  *    bounds the longest time the advice holds the lock for write.
+ * C. mmap/munmap latency.  A thread maps and unmaps 64 KiB (mmap_lock for
+ *    write) in a loop for LOOP_S seconds while the main thread runs, over
+ *    NC tables with one page faulted in per table and round:
+ *      idle            nothing
+ *      dontneed        MADV_DONTNEED of the range
+ *      advice          MADV_DONTNEED, then MADV_RECLAIM_PT (frees NC tables)
+ *      advice_busy     MADV_RECLAIM_PT with the pages in place (frees none)
+ *    and prints the longest and the 99th-percentile mmap+munmap time, and
+ *    the time one round of the loop took, so that (advice - dontneed) / NC
+ *    is the cost of a freed table inside such a loop.
  */
 #include "rpt.h"
 
@@ -26,6 +36,10 @@
 #define NF	64
 #define NL	8192
 #define ROUNDS	7
+
+#define NC	64
+#define LOOP_S	3
+#define LAT_MAX	(1 << 20)
 
 static int adv;
 
@@ -73,6 +87,72 @@ static void *probe(void *arg)
 		}
 	}
 	return NULL;
+}
+
+static atomic_int mm_run;
+static double *lat;
+static long nlat;
+
+static void *mmap_loop(void *arg)
+{
+	(void)arg;
+	while (atomic_load(&mm_run)) {
+		double t0 = now_ns();
+		char *p = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			die("mmap");
+		if (munmap(p, 16 * PG))
+			die("munmap");
+		if (nlat < LAT_MAX)
+			lat[nlat++] = now_ns() - t0;
+	}
+	return NULL;
+}
+
+/* C: one mode of the mmap/munmap latency run. */
+static void lat_run(const char *mode, char *a, size_t len)
+{
+	double t0, t_end, p99, worst;
+	long rounds = 0, fr;
+	pthread_t th;
+
+	nlat = 0;
+	touch(a, len, PMD_SZ);
+	fr = vmstat("reclaim_pt_freed");
+	atomic_store(&mm_run, 1);
+	pthread_create(&th, NULL, mmap_loop, NULL);
+	t0 = now_ns();
+	t_end = t0 + LOOP_S * 1e9;
+	while (now_ns() < t_end) {
+		if (!strcmp(mode, "idle")) {
+			usleep(1000);
+		} else if (!strcmp(mode, "advice_busy")) {
+			if (madvise(a, len, adv))
+				die("MADV_RECLAIM_PT");
+		} else {
+			touch(a, len, PMD_SZ);
+			if (madvise(a, len, MADV_DONTNEED))
+				die("MADV_DONTNEED");
+			if (!strcmp(mode, "advice") && madvise(a, len, adv))
+				die("MADV_RECLAIM_PT");
+		}
+		rounds++;
+	}
+	t_end = now_ns();
+	atomic_store(&mm_run, 0);
+	pthread_join(th, NULL);
+	fr = vmstat("reclaim_pt_freed") - fr;
+	qsort(lat, nlat, sizeof(*lat), cmp);
+	worst = nlat ? lat[nlat - 1] : 0;
+	p99 = nlat ? lat[nlat * 99 / 100] : 0;
+	printf("RESULT mmap_%s_max_us=%.0f\n", mode, worst / 1e3);
+	printf("RESULT mmap_%s_p99_us=%.1f\n", mode, p99 / 1e3);
+	printf("RESULT mmap_%s_ops=%ld\n", mode, nlat);
+	printf("RESULT loop_%s_round_us=%.1f\n", mode,
+	       (t_end - t0) / rounds / 1e3);
+	printf("RESULT loop_%s_tables_freed=%ld\n", mode, fr);
 }
 
 int main(void)
@@ -191,6 +271,34 @@ int main(void)
 		       atomic_load(&probe_max_ns) / 1e3);
 		printf("RESULT lock_probe_idle_max_us=%.0f\n", base_max / 1e3);
 		printf("RESULT lock_same_range_dontneed_us=%.0f\n", m_zap / 1e3);
+		munmap(a, len);
+	}
+	/* C. mmap/munmap latency during advice and MADV_DONTNEED loops. */
+	{
+		size_t len = NC * PMD_SZ;
+		char *a = map_anon(len);
+		long wl = vmstat("reclaim_pt_write_locked");
+
+		lat = malloc(LAT_MAX * sizeof(*lat));
+		if (!lat)
+			die("malloc");
+		printf("C. mmap+munmap of 64 KiB during %d s loops over %d tables\n",
+		       LOOP_S, NC);
+		lat_run("idle", a, len);
+		lat_run("dontneed", a, len);
+		lat_run("advice", a, len);
+		wl = vmstat("reclaim_pt_write_locked") - wl;
+		printf("RESULT write_locked_idle_dontneed_advice=%ld\n", wl);
+		wl = vmstat("reclaim_pt_write_locked");
+		lat_run("advice_busy", a, len);
+		wl = vmstat("reclaim_pt_write_locked") - wl;
+		printf("RESULT write_locked_advice_busy=%ld\n", wl);
+		if (wl) {
+			printf("FAIL: advice that freed nothing took the write lock %ld times\n",
+			       wl);
+			return 1;
+		}
+		free(lat);
 		munmap(a, len);
 	}
 	if (f1 - f0 != ROUNDS * (NT + NF)) {
