@@ -15,7 +15,7 @@ if command -v strace >/dev/null; then
 	# The loader's opens of libraries are expected, and the program's
 	# own fopen of /proc/self/status (no O_CLOEXEC); the shim's opens
 	# all carry O_CLOEXEC.
-	if grep -E '"/(proc|sys)/[^"]*", [^)]*O_CLOEXEC|clone' "$log"; then
+	if grep -E '"/(proc|sys)/[^"]*", [^)]*O_CLOEXEC|^[0-9]+ +clone3?\(' "$log"; then
 		echo "FAIL: the shim opened files or made threads in a program that never purged"
 		fail=1
 	fi
