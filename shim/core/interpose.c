@@ -7,8 +7,10 @@
  * call does the shim look at it, and then only to update the ledger: no
  * other system call (VmPTE is sampled by the worker), except one futex
  * wake at the first purge of a process whose bootstrap thread waits
- * (life.c), a kick of a sleeping worker when a region completes, and
- * hinting's own calls where hinting is active (docs/hinting.md).
+ * (life.c), a kick of a sleeping worker when a region completes,
+ * hinting's own calls where hinting is active (docs/hinting.md), and,
+ * while the fence runs in its default scope, one mmap for the first
+ * mapping in each 128 GiB of address space (fence_scope.c).
  * Allocators call these with their own locks held: nothing here allocates,
  * prints, or waits on a lock another thread can hold for long.
  */

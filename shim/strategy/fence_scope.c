@@ -12,6 +12,10 @@
  * whose leaves are mmap'd on first use and never freed: ALLOC, some mmap
  * from the allocator's object covered part of it; OTHER, some other mmap
  * or mremap did, since.  A region is in scope while ALLOC and not OTHER.
+ * What was mapped before the fence started is not known: a program's own
+ * mapping from then that shares a 2 MiB region with a later allocator
+ * mapping counts as the allocator's.  Scope only narrows the raw-mremap
+ * hole; the window, the VMA check and pagemap still guard every zap.
  * Updated from the interposed mmap, munmap and mremap (atomic bit
  * operations, mmap for a new leaf: nothing that blocks); read by the
  * worker.
