@@ -22,20 +22,6 @@
 #define MTHP64		THP_DIR "/hugepages-64kB"
 #define PIECE		(64UL << 10)
 
-/* First integer of a file, or -1 (absent file: stock kernel, no mTHP). */
-static inline long read_long(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long n = -1;
-
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &n) != 1)
-		n = -1;
-	fclose(f);
-	return n;
-}
-
 /* The lazyfree advice's number from sysfs, or -1: user space must not
  * guess it (a kernel without the file may use 111 for something else). */
 static inline int lazy_advice(void)

@@ -324,30 +324,6 @@ static void t_mthp(void)
 	munmap(a, 3 * PMD_SZ);
 }
 
-static long smaps_thp_kb(const void *addr)
-{
-	char line[256];
-	unsigned long lo, hi, x = (unsigned long)addr;
-	long val = -1;
-	int in = 0;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
-		    strchr(line, '-') < strchr(line, ' ')) {
-			in = x >= lo && x < hi;
-			continue;
-		}
-		if (in && !strncmp(line, "AnonHugePages:", 14)) {
-			val = strtol(line + 14, NULL, 10);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	return val;
-}
-
 /* A PMD-mapped THP has no PTE table of its own: left alone. */
 static void t_pmd_thp(void)
 {
@@ -360,7 +336,7 @@ static void t_pmd_thp(void)
 	if (madvise(a, 2 * PMD_SZ, MADV_HUGEPAGE))
 		die("MADV_HUGEPAGE");
 	fill_pattern(a, 2 * PMD_SZ, 0);
-	thp0 = smaps_thp_kb(a);
+	thp0 = smaps_kb(a, "AnonHugePages");
 	if (thp0 <= 0) {
 		printf("skip PMD THP case: no huge page was allocated\n");
 		munmap(a, 2 * PMD_SZ);
@@ -370,7 +346,7 @@ static void t_pmd_thp(void)
 	sp = vmstat("thp_split_pmd");
 	ret = lazy(a, 2 * PMD_SZ, &d);
 	sp = vmstat("thp_split_pmd") - sp;
-	thp1 = smaps_thp_kb(a);
+	thp1 = smaps_kb(a, "AnonHugePages");
 	CHECK(ret == 0 && moved(&d, 0, 0) && thp1 == thp0 && sp == 0 &&
 	      !bad_words(a, 2 * PMD_SZ, 0),
 	      "PMD-mapped lazyfree THP left alone (AnonHugePages %ld -> %ld kB, thp_split_pmd +%ld; " DFMT ")",

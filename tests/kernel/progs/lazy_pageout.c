@@ -44,31 +44,6 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static long smaps_kb(const void *addr, const char *key)
-{
-	char line[256], want[64];
-	unsigned long lo, hi, x = (unsigned long)addr;
-	long val = -1;
-	int in = 0;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	snprintf(want, sizeof(want), "%s:", key);
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
-		    strchr(line, '-') < strchr(line, ' ')) {
-			in = x >= lo && x < hi;
-			continue;
-		}
-		if (in && !strncmp(line, want, strlen(want))) {
-			val = strtol(line + strlen(want), NULL, 10);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	return val;
-}
-
 /* One reclaim round on [a, a+len): MADV_FREE, then MADV_PAGEOUT, timed. */
 static double free_and_pageout(char *a, size_t len, double *t_free)
 {

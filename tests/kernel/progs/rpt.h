@@ -41,18 +41,24 @@ static inline void die(const char *what)
 	exit(2);
 }
 
-/* Advice number from sysfs, or -1 when the kernel does not offer it. */
-static inline int rpt_advice(void)
+/* First integer of a file, or -1 (absent file: e.g. a stock kernel). */
+static inline long read_long(const char *path)
 {
-	FILE *f = fopen("/sys/kernel/mm/reclaim_pt/advice", "r");
-	int n = -1;
+	FILE *f = fopen(path, "r");
+	long n = -1;
 
 	if (!f)
 		return -1;
-	if (fscanf(f, "%d", &n) != 1)
+	if (fscanf(f, "%ld", &n) != 1)
 		n = -1;
 	fclose(f);
 	return n;
+}
+
+/* Advice number from sysfs, or -1 when the kernel does not offer it. */
+static inline int rpt_advice(void)
+{
+	return (int)read_long("/sys/kernel/mm/reclaim_pt/advice");
 }
 
 static inline long status_kb(const char *key)
@@ -70,6 +76,32 @@ static inline long status_kb(const char *key)
 			break;
 		}
 	fclose(f);
+	return val;
+}
+
+/* A "Key:  N kB" field of the /proc/self/smaps entry holding @addr. */
+static inline long smaps_kb(const void *addr, const char *key)
+{
+	char line[256], want[64];
+	unsigned long lo, hi, x = (unsigned long)addr;
+	long val = -1;
+	int in = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	snprintf(want, sizeof(want), "%s:", key);
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			in = x >= lo && x < hi;
+			continue;
+		}
+		if (in && !strncmp(line, want, strlen(want))) {
+			val = strtol(line + strlen(want), NULL, 10);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
 	return val;
 }
 

@@ -129,30 +129,6 @@ static void t_present_page(void)
 	munmap(a, len);
 }
 
-static long smaps_kb(void *addr, const char *key)
-{
-	char line[256], want[64];
-	unsigned long lo, hi, x = (unsigned long)addr;
-	long val = -1;
-	int in = 0;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	snprintf(want, sizeof(want), "%s:", key);
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-			in = x >= lo && x < hi;
-			continue;
-		}
-		if (in && !strncmp(line, want, strlen(want))) {
-			val = strtol(line + strlen(want), NULL, 10);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	return val;
-}
-
 static void t_thp(void)
 {
 	size_t len = 4 * PMD_SZ;
