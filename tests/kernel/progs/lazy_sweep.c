@@ -143,6 +143,7 @@ static struct state measure(void)
 static int verify(const struct state *b, const struct state *a, double ms)
 {
 	long bad = 0, bad_rw = 0, stray = 0, need_spans = 0, i, s;
+	long stray_spans = 0, first_stray = -1, last_stray = -1;
 	long disc_spans, want_disc;
 	int ok = 1;
 
@@ -158,8 +159,13 @@ static int verify(const struct state *b, const struct state *a, double ms)
 		for (i = 0; i < (long)SPAN_PIECES; i++)
 			needed |= surv[s * SPAN_PIECES + i] != 0;
 		need_spans += needed;
-		if (!needed)
+		if (!needed && present_pages(heap + s * PMD_SZ, PMD_SZ)) {
 			stray += present_pages(heap + s * PMD_SZ, PMD_SZ);
+			stray_spans++;
+			if (first_stray < 0)
+				first_stray = s;
+			last_stray = s;
+		}
 	}
 	disc_spans = nspan - need_spans;
 	want_disc = disc_spans * (long)(PMD_SZ / PG);
@@ -185,7 +191,8 @@ static int verify(const struct state *b, const struct state *a, double ms)
 		ok = 0;
 	}
 	if (stray) {
-		printf("FAIL: %ld pages left in spans with nothing to keep\n", stray);
+		printf("FAIL: %ld pages left in %ld spans with nothing to keep (spans %ld..%ld of %zu)\n",
+		       stray, stray_spans, first_stray, last_stray, nspan);
 		ok = 0;
 	}
 	if (!spread && a->rss * 4 > b->rss) {
