@@ -16,7 +16,8 @@
 set -u
 mode=$1 progs=$2 build=${3:-} libdir=${4:-}
 
-echo "kernel $(<"/proc/sys/kernel/osrelease") advice=$(cat /sys/kernel/mm/reclaim_pt/advice 2>/dev/null || echo none) advice_lazyfree=$(cat /sys/kernel/mm/reclaim_pt/advice_lazyfree 2>/dev/null || echo none)"
+sysfs() { local v; v=$(<"$1") 2>/dev/null && echo "$v" || echo none; }
+echo "kernel $(<"/proc/sys/kernel/osrelease") advice=$(sysfs /sys/kernel/mm/reclaim_pt/advice) advice_lazyfree=$(sysfs /sys/kernel/mm/reclaim_pt/advice_lazyfree)"
 
 run() {	# run NAME PROGRAM ARGS...
 	local name=$1 line
