@@ -10,13 +10,14 @@
 #   MODE bench:   lazy_pageout (5 rounds), lazy_sweep (self, pid, spread,
 #                 64 KiB folios, and `ptreclaim sweep --pid` if
 #                 LAZY_SWEEP_CLI=1), and with BUILD: churn on mimalloc
-#                 (plain and under the shim, neither MADV_PAGEOUT nor
-#                 MIMALLOC_PAGE_RESET) and on jemalloc (plain, for scale)
+#                 (plain and under the shim, no MADV_PAGEOUT; without
+#                 and with MIMALLOC_PAGE_RESET=1, which makes it give pages
+#                 back with MADV_FREE) and on jemalloc (plain, for scale)
 #   LAZY_EXPECT (stock|patched|auto) goes to lazy_pageout --expect.
 set -u
 mode=$1 progs=$2 build=${3:-} libdir=${4:-}
 
-sysfs() { local v; v=$(<"$1") 2>/dev/null && echo "$v" || echo none; }
+sysfs() { if [[ -r $1 ]]; then echo "$(<"$1")"; else echo none; fi; }
 echo "kernel $(<"/proc/sys/kernel/osrelease") advice=$(sysfs /sys/kernel/mm/reclaim_pt/advice) advice_lazyfree=$(sysfs /sys/kernel/mm/reclaim_pt/advice_lazyfree)"
 
 run() {	# run NAME PROGRAM ARGS...
@@ -49,16 +50,20 @@ fi
 [[ -n $build ]] || exit 0
 
 # The churn (examples/churn): RSS after the shrink and VmPTE against need.
-# mimalloc gives memory back with MADV_FREE where it purges; no
-# MADV_PAGEOUT (memory pressure on demand) and no MIMALLOC_PAGE_RESET:
-# what remains mapped is what the kernel (and the shim) leave.  The heap
-# settles 3 s so the shim's advice thread can act on quiet regions.
-churn() {	# churn NAME ALLOCATOR plain|shim ARGS...
+# No MADV_PAGEOUT (memory pressure on demand): what remains mapped is what
+# the allocator, the kernel and the shim leave.  Debian's mimalloc 2.0.9
+# decommits with MADV_DONTNEED by itself; with MIMALLOC_PAGE_RESET=1 it
+# also resets pages with MADV_FREE, which only the lazyfree advice can
+# turn into freed memory and tables.  The heap settles 3 s so the shim's
+# advice thread can act on quiet regions.
+churn() {	# churn NAME ALLOCATOR plain|shim PAGE_RESET ARGS...
 	local name=$1 lib=$libdir/lib$2.so.2 pre line
 	pre=$lib
 	[[ $3 == shim ]] && pre=$build/shim/libptreclaim.so:$lib
-	shift 3
-	LD_PRELOAD=$pre PTRECLAIM_CONF=stats:1 "$build/examples/churn" "$@" \
+	local reset=$4
+	shift 4
+	MIMALLOC_PAGE_RESET=$reset LD_PRELOAD=$pre PTRECLAIM_CONF=stats:1 \
+		"$build/examples/churn" "$@" \
 		--settle-ms 3000 >/tmp/out 2>/tmp/err
 	local rc=$?
 	while IFS= read -r line; do echo "$name: $line"; done </tmp/out
@@ -67,7 +72,9 @@ churn() {	# churn NAME ALLOCATOR plain|shim ARGS...
 	done </tmp/err
 	echo "RC $name=$rc"
 }
-churn churn-mimalloc-plain mimalloc plain --size-mb 256
-churn churn-mimalloc-shim mimalloc shim --size-mb 256
-churn churn-jemalloc-plain jemalloc plain --size-mb 256
+churn churn-mimalloc-plain mimalloc plain 0 --size-mb 256
+churn churn-mimalloc-shim mimalloc shim 0 --size-mb 256
+churn churn-mimalloc-reset-plain mimalloc plain 1 --size-mb 256
+churn churn-mimalloc-reset-shim mimalloc shim 1 --size-mb 256
+churn churn-jemalloc-plain jemalloc plain 0 --size-mb 256
 exit 0
