@@ -39,7 +39,7 @@ if [[ $mode == test ]]; then
 	exit 0
 fi
 
-run pageout "$progs/lazy_pageout" --rounds "${LAZY_ROUNDS:-7}" --expect "$expect"
+run pageout "$progs/lazy_pageout" --rounds "${LAZY_ROUNDS:-11}" --expect "$expect"
 run sweep-self "$progs/lazy_sweep" self
 run sweep-pid "$progs/lazy_sweep" pid
 run sweep-spread "$progs/lazy_sweep" self --spread
