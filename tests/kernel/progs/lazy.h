@@ -11,13 +11,6 @@
 
 #include <sys/uio.h>
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_process_madvise
-#define SYS_process_madvise 440
-#endif
-
 #define THP_DIR		"/sys/kernel/mm/transparent_hugepage"
 #define MTHP64		THP_DIR "/hugepages-64kB"
 #define PIECE		(64UL << 10)
