@@ -9,6 +9,7 @@
 
 #include "rpt.h"
 
+#include <sched.h>
 #include <sys/uio.h>
 
 #define THP_DIR		"/sys/kernel/mm/transparent_hugepage"
@@ -20,6 +21,32 @@
 static inline int lazy_advice(void)
 {
 	return (int)read_long("/sys/kernel/mm/reclaim_pt/advice_lazyfree");
+}
+
+/*
+ * Run on the @nth CPU (modulo those allowed).  6.12's MADV_FREE ignores a
+ * page still in another CPU's LRU-add batch (folio_mark_lazyfree() wants
+ * PG_lru): it stays clean but swap-backed, which neither reclaim nor the
+ * advice may discard.  On one CPU, MADV_FREE's own lru_add_drain() puts
+ * every page just faulted in on the LRU first.  That is MADV_FREE's limit,
+ * not the advice's; the tests pin themselves so as not to measure it.
+ */
+static inline void pin_cpu(int nth)
+{
+	cpu_set_t all, one;
+	int cpu, seen = 0, n = 0;
+
+	if (sched_getaffinity(0, sizeof(all), &all))
+		die("sched_getaffinity");
+	n = CPU_COUNT(&all);
+	nth %= n;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &all) && seen++ == nth)
+			break;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		die("sched_setaffinity");
 }
 
 /* Write a sysfs knob; 0 or -1. */

@@ -10,7 +10,6 @@
  */
 #include "lazy.h"
 
-#include <sched.h>
 #include <sys/wait.h>
 
 static int adv;
@@ -23,7 +22,8 @@ static int no_drain;
  * the advice must do so (t_lru_batch checks that).  The other cases drain
  * first, so that each checks only its own property: every MADV_FREE call
  * starts with lru_add_drain(), even on a page that maps nothing.  The
- * program stays on one CPU so that this drains the batch that matters.
+ * program stays on one CPU (pin_cpu()) so that this drains the batch that
+ * matters.
  */
 static void drain_lru(void)
 {
@@ -443,14 +443,7 @@ int main(void)
 		return 77;
 	}
 	printf("lazyfree advice %d (MADV_RECLAIM_PT %d)\n", adv, rpt_advice());
-	{
-		cpu_set_t one;
-
-		CPU_ZERO(&one);
-		CPU_SET(sched_getcpu() < 0 ? 0 : sched_getcpu(), &one);
-		if (sched_setaffinity(0, sizeof(one), &one))
-			die("sched_setaffinity");
-	}
+	pin_cpu(0);
 	drain_page = map_anon(PG);
 	t_lru_batch();
 	t_basic();

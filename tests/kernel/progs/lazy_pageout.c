@@ -207,6 +207,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lazy_pageout: --rounds 1..%d\n", MAX_ROUNDS);
 		return 2;
 	}
+	pin_cpu(0);	/* all pages on the LRU before MADV_FREE: see lazy.h */
 	/* The patches come with the lazyfree advice: its sysfs file tells
 	 * which behaviour to expect. */
 	patched = !strcmp(expect, "patched") ||

@@ -271,6 +271,10 @@ int main(int argc, char **argv)
 		die(MTHP64 "/enabled");
 	choose();
 
+	/* The heap's owner on one CPU (see pin_cpu()); in pid mode the
+	 * sweeper on another, so that the advice must drain the owner's
+	 * lazyfree batch on a CPU it does not run on. */
+	pin_cpu(0);
 	if (!strcmp(mode, "self")) {
 		setup();
 		b = measure();
@@ -301,6 +305,7 @@ int main(int argc, char **argv)
 		}
 		if (read(up[0], &heap, sizeof(heap)) != sizeof(heap))
 			die("child setup");
+		pin_cpu(1);
 		t0 = now_ns();
 		if (cli) {
 			rc = run_cli(cli, pid);
