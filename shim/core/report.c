@@ -113,11 +113,14 @@ static bool report_wanted(void)
 	return pr_conf.stats || pr_conf.stats_file[0];
 }
 
+/* The pid only where a report may be written: a process that wants none
+ * makes no system call for it (start-up cost, bench/exec-cost). */
 void pr_report_init(void)
 {
+	if (!report_wanted())
+		return;
 	self.pid = getpid();
-	if (report_wanted())
-		pthread_atfork(NULL, report_fork_parent, report_fork_child);
+	pthread_atfork(NULL, report_fork_parent, report_fork_child);
 }
 
 bool pr_report_due(void)

@@ -139,9 +139,12 @@ pr_hidden bool pr_vma_query_works(long maps_fd);
 pr_hidden enum pr_vma_kind pr_vma_kind(long maps_fd, uintptr_t lo,
 				       uintptr_t hi);
 
-/* --- loaded objects (objects.c): start-up only (dladdr) --- */
+/* --- loaded objects (objects.c): start-up only (dl_iterate_phdr) --- */
 /* The address range of the object that holds sym; false if unknown. */
 pr_hidden bool pr_object_range(const void *sym, uintptr_t *lo, uintptr_t *hi);
+/* The file name of the object that holds addr (the program's argv[0]
+ * for the program itself); NULL if none does. */
+pr_hidden const char *pr_object_name(const void *addr);
 /* The same for the object that provides malloc: the allocator. */
 pr_hidden bool pr_malloc_object(uintptr_t *lo, uintptr_t *hi);
 

@@ -45,25 +45,21 @@ static const char *const claims[PR_STRAT_NR] = {
  */
 bool pr_alloc_malloc_is_libc(void)
 {
-	void *m = dlsym(RTLD_DEFAULT, "malloc");
-	Dl_info info;
+	const char *f = pr_object_name(dlsym(RTLD_DEFAULT, "malloc"));
 
-	return m && dladdr(m, &info) && info.dli_fname &&
-	       strstr(info.dli_fname, "/libc.so");
+	return f && strstr(f, "/libc.so");
 }
 
 /* The object that provides malloc, by its file name. */
 enum pr_alloc pr_alloc_detect(void)
 {
-	void *m = dlsym(RTLD_DEFAULT, "malloc");
 	const char *f;
-	Dl_info info;
 
 	if (pr_je_present())
 		return PR_ALLOC_JEMALLOC;
-	if (!m || !dladdr(m, &info) || !info.dli_fname)
+	f = pr_object_name(dlsym(RTLD_DEFAULT, "malloc"));
+	if (!f)
 		return PR_ALLOC_OTHER;
-	f = info.dli_fname;
 	if (strstr(f, "tcmalloc"))
 		return PR_ALLOC_TCMALLOC;
 	if (strstr(f, "mimalloc"))
