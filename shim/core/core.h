@@ -74,6 +74,7 @@ pr_hidden void pr_vmpte_note(long kb);
 pr_hidden void pr_vmpte_start(void);
 pr_hidden uint64_t pr_vmpte_peak_kb(void);
 pr_hidden uint64_t pr_vmpte_start_kb(void);
+pr_hidden uint64_t pr_vmpte_samples(void);
 
 /* --- purge call sites (profile.c) --- */
 pr_hidden void pr_profile_init(void);

@@ -62,8 +62,10 @@ void pr_report(int fd)
 	     reclaimable, pr_verify_waiting());
 	pr_strategy_report(fd, PR_STRAT_FENCE);
 	pr_strategy_report(fd, PR_STRAT_ADVICE);
-	line(fd, "ptreclaim: vmpte_kb start=%llu peak_sampled=%llu end=%ld\n",
-	     PR_U(st.vmpte_start_kb), PR_U(st.vmpte_peak_kb), end_kb);
+	/* samples=2: only the start and this report read it (no worker). */
+	line(fd, "ptreclaim: vmpte_kb start=%llu peak_sampled=%llu samples=%llu end=%ld\n",
+	     PR_U(st.vmpte_start_kb), PR_U(st.vmpte_peak_kb),
+	     PR_U(pr_vmpte_samples()), end_kb);
 	line(fd, "ptreclaim: shim_time_ns=%llu\n", PR_U(st.shim_ns));
 	pr_strategy_report(fd, PR_STRAT_JEMALLOC);
 	pr_hint_report(fd);

@@ -94,8 +94,9 @@ void pr_report_json(int fd)
 	    reclaimable, pr_verify_waiting());
 	put(&j, ",\"tables_freed\":%llu,\"errors\":%llu",
 	    PR_U(pr_publish_tables_freed()), PR_U(pr_publish_errors()));
-	put(&j, ",\"vmpte_kb\":{\"start\":%llu,\"peak\":%llu,\"end\":%ld}",
-	    PR_U(st.vmpte_start_kb), PR_U(st.vmpte_peak_kb), pr_vmpte_kb());
+	put(&j, ",\"vmpte_kb\":{\"start\":%llu,\"peak\":%llu,\"samples\":%llu,\"end\":%ld}",
+	    PR_U(st.vmpte_start_kb), PR_U(st.vmpte_peak_kb),
+	    PR_U(pr_vmpte_samples()), pr_vmpte_kb());
 	put(&j, ",\"shim_time_ns\":%llu", PR_U(st.shim_ns));
 	put_strategies(&j);
 	put(&j, "}\n");
