@@ -55,6 +55,20 @@ static inline int rpt_advice(void)
 	return n;
 }
 
+/* The lazyfree advice's number, or -1 when the kernel does not offer it. */
+static inline int rpt_advice_lazyfree(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/reclaim_pt/advice_lazyfree", "r");
+	int n = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &n) != 1)
+		n = -1;
+	fclose(f);
+	return n;
+}
+
 static inline long status_kb(const char *key)
 {
 	char line[256];
