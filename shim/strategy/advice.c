@@ -62,13 +62,21 @@ static void settle(struct pr_run *rn)
 			ADD(regions_freed, 1);
 			if (rn->flags[k] & PR_LEDGER_LAZY)
 				ADD(lazy_freed, 1);
+		} else if (n > 0 && rn->lazy) {
+			/*
+			 * The kernel kept the span: a page was written (or
+			 * held) since MADV_FREE.  pagemap cannot tell that
+			 * page from the clean ones beside it, so the ledger
+			 * keeps them all as purged and the region waits for
+			 * its next purge (that page given back again): then
+			 * the whole span can go.  A page in use for good
+			 * costs one call per purge in its region.
+			 */
+			pr_ledger_park(base, rn->changed[k], none);
+			rn->out[k] = PR_OUT_DONE;
+			ADD(lazy_kept, 1);
 		} else if (n > 0) {
-			/* After the lazyfree advice, pages still mapped were
-			 * written (or held) since MADV_FREE: in use. */
-			if (rn->lazy)
-				ADD(lazy_kept, 1);
-			else
-				ADD(refilled, 1);
+			ADD(refilled, 1);
 			rn->out[k] = PR_OUT_MAPPED;
 		}
 	}

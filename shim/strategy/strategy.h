@@ -143,9 +143,10 @@ struct pr_worker_ops {
 	/* The strategy can discard the clean lazily freed pages of a region
 	 * itself (the kernel's lazyfree advice): lazily freed regions whose
 	 * mapped pages are all ones the ledger holds as purged come in runs
-	 * of their own (run->lazy), and pages still mapped after a run are
-	 * in use (parked), not waited for.  Else such regions wait, retried
-	 * with backoff, until memory pressure discards their pages. */
+	 * of their own (run->lazy), and are not waited for: the strategy
+	 * settles each (a region it could not empty is parked until its next
+	 * purge).  Else such regions wait, retried with backoff, until
+	 * memory pressure discards their pages. */
 	bool takes_lazy;
 	/* This process's descriptors and buffers: at start and again in a
 	 * fork child (after fork_child reset what the parent left). */

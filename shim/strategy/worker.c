@@ -90,10 +90,10 @@ static bool lazy_run(unsigned flags)
 
 /*
  * A region maps pages.  Lazily freed ones may still go by themselves (it
- * waits and is retried), unless the strategy discards them itself and
- * these pages are the ones it could not; anything else only goes with a
- * purge, so the ledger forgets those pages and parks the region until
- * then.  With the work lock held.
+ * waits and is retried), unless the strategy discards them itself: then
+ * these are pages never purged (only_purged()), in use; anything else
+ * only goes with a purge, so the ledger forgets those pages and parks the
+ * region until then.  With the work lock held.
  */
 static void mapped(uintptr_t base, unsigned flags, uint64_t changed,
 		   const uint64_t *inuse)
