@@ -32,7 +32,9 @@ declare -A args=([jemalloc]="--size-mb 1024"
 		 [mimalloc-free]="--size-mb 256")
 lazyfree=/sys/kernel/mm/reclaim_pt/advice_lazyfree
 
-echo "kernel $(<"/proc/sys/kernel/osrelease") advice=$(cat /sys/kernel/mm/reclaim_pt/advice 2>/dev/null || echo none) lazyfree=$(cat "$lazyfree" 2>/dev/null || echo none)"
+# A sysfs number, or "none" (no cat in the VM: bash reads it).
+sysnum() { local v; { v=$(<"$1"); } 2>/dev/null && echo "$v" || echo none; }
+echo "kernel $(<"/proc/sys/kernel/osrelease") advice=$(sysnum /sys/kernel/mm/reclaim_pt/advice) lazyfree=$(sysnum "$lazyfree")"
 "$cli" probe | while IFS= read -r l; do echo "probe: $l"; done
 
 # run ALLOC plain|shim [extra churn args]: one churn line, tagged.
