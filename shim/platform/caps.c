@@ -5,7 +5,8 @@
  *
  *  - whether a whole-PMD MADV_DONTNEED frees the PTE table
  *    (pt_reclaim_probe.c, by experiment);
- *  - whether the patched kernel offers MADV_RECLAIM_PT (sysfs.c);
+ *  - whether the patched kernel offers MADV_RECLAIM_PT, and its lazyfree
+ *    variant that also discards clean MADV_FREE pages (sysfs.c);
  *  - which userfaultfd mode the process can have: full (CAP_SYS_PTRACE,
  *    vm.unprivileged_userfaultfd=1, or /dev/userfaultfd), user-mode-only
  *    (kernel-mode faults fail with EFAULT, so it is no fence), or none;
@@ -138,5 +139,9 @@ void pr_caps_probe(void)
 	/* Without THP the PMD still spans a table of 8-byte entries. */
 	c->pmd_size = v > 0 ? v : c->page_size * (c->page_size / 8);
 	c->advice = pr_sysfs_reclaim_pt_advice();
+	/* The lazyfree advice comes with the plain one (the same series):
+	 * without that, no second file is read. */
+	c->advice_lazyfree = c->advice > 0 ?
+			     pr_sysfs_reclaim_pt_advice_lazyfree() : -1;
 	probe_uffd(c);
 }

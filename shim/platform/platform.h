@@ -103,6 +103,10 @@ pr_hidden int pr_pagemap_region(long fd, uintptr_t base, uint64_t inuse[8]);
 /* MADV_RECLAIM_PT's number from /sys/kernel/mm/reclaim_pt/advice, or -1:
  * it is never guessed. */
 pr_hidden int pr_sysfs_reclaim_pt_advice(void);
+/* MADV_RECLAIM_PT_LAZYFREE's, from .../reclaim_pt/advice_lazyfree, or -1:
+ * MADV_RECLAIM_PT that also discards clean lazily freed (MADV_FREE) pages
+ * of a span, as reclaim would, and frees its table.  Never guessed. */
+pr_hidden int pr_sysfs_reclaim_pt_advice_lazyfree(void);
 #define PR_MAX_MTHP 16
 struct pr_mthp {
 	unsigned kb;
@@ -165,6 +169,7 @@ pr_hidden void pr_thread_name(const char *name);
 struct pr_caps {
 	bool pt_reclaim_on_dontneed;	/* whole-PMD DONTNEED frees the table */
 	int advice;			/* MADV_RECLAIM_PT from sysfs, -1: none */
+	int advice_lazyfree;		/* MADV_RECLAIM_PT_LAZYFREE, -1: none */
 	enum pr_uffd_mode uffd;		/* the best userfaultfd we can have */
 	const char *uffd_via;		/* how (for the report) */
 	int uffd_err;			/* errno of the full-mode attempt */
