@@ -131,9 +131,6 @@ pr_hidden void pr_report_json(int fd);
 pr_hidden void pr_life_init(void);
 /* From an interposed purge a strategy could act on, after the call. */
 pr_hidden void pr_life_purge(void);
-/* From the jemalloc adapter's decommit hook: an armed process chooses
- * its strategy now (life.c). */
-pr_hidden void pr_life_adapter_purge(void);
 /* The program's API wants the strategy now: start it and wait. */
 pr_hidden void pr_life_settle(void);
 /* Around unshare, setns, seccomp (sandbox.c): no thread of ours left

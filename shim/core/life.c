@@ -199,9 +199,10 @@ static void armed_start(void)
 	set_state(L_ACTIVE);
 }
 
-void pr_life_adapter_purge(void)
+/* jemalloc.c calls this at every decommit while armed. */
+static void adapter_decommit(void)
 {
-	if (__builtin_expect(state() == L_ARMED, 0))
+	if (state() == L_ARMED)
 		armed_start();
 }
 
@@ -221,7 +222,7 @@ void pr_life_init(void)
 	pr_lifemark_arm();
 	/* jemalloc: the adapter must see every decommit, from the first. */
 	if (L.jemalloc && pr_conf.jemalloc && !may_need_worker() &&
-	    pr_je_arm() == 0) {
+	    pr_je_arm(adapter_decommit) == 0) {
 		set_state(L_ARMED);
 		return;
 	}

@@ -77,6 +77,7 @@ static struct {
 				 * not known yet (armed) */
 	bool armed;		/* attached by the constructor, undecided */
 	bool inert;		/* armed, and the choice was not the adapter */
+	void (*on_decommit)(void);	/* armed: at every decommit */
 	bool retain;
 	bool lazy;		/* arenas hooked as threads pick them */
 	uintptr_t text_lo, text_hi;	/* jemalloc's object */
@@ -187,7 +188,9 @@ static bool h_decommit(extent_hooks_t *h, void *addr, size_t size,
 
 	/* Armed: the first decommit chooses the strategy (raw system calls
 	 * only, nothing that allocates or locks; core/life.c). */
-	pr_life_adapter_purge();
+	if (__builtin_expect(__atomic_load_n(&je.armed, __ATOMIC_RELAXED) &&
+			     je.on_decommit, 0))
+		je.on_decommit();
 	if (inert())
 		return !s->old->decommit ||
 		       s->old->decommit(s->old, addr, size, off, len, ind);
@@ -644,11 +647,12 @@ static const char *armed_decide(void)
 	return NULL;
 }
 
-int pr_je_arm(void)
+int pr_je_arm(void (*on_decommit)(void))
 {
 	int r;
 
 	pthread_mutex_lock(&je.lock);
+	je.on_decommit = on_decommit;
 	r = attach_locked(true);
 	pthread_mutex_unlock(&je.lock);
 	return r;

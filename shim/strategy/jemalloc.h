@@ -33,9 +33,12 @@ struct ptreclaim_jemalloc_status;
 pr_hidden void pr_je_status(struct ptreclaim_jemalloc_status *st);
 
 /* The constructor attaches the hooks and decides nothing more: 0 or
- * -errno.  The strategy's start then decides lock-free, and if it is not
- * the adapter, pr_je_inert() makes the hooks behave as jemalloc's own. */
-pr_hidden int pr_je_arm(void);
+ * -errno.  on_decommit runs at the start of every decommit hook until
+ * it has chosen (core/life.c; a callback, so the strategy layer does not
+ * call up into core).  The strategy's start then decides lock-free, and
+ * if it is not the adapter, pr_je_inert() makes the hooks behave as
+ * jemalloc's own. */
+pr_hidden int pr_je_arm(void (*on_decommit)(void));
 pr_hidden void pr_je_inert(const char *why);
 
 /* Is jemalloc (any of its symbol prefixes) in this process? */
