@@ -126,9 +126,10 @@ static void probe_uffd(struct pr_caps *c)
 		c->uffd_features = uffd_features(fd);
 }
 
-void pr_caps_probe(void)
+/* What every strategy's selection reads: the experiment, the sizes and
+ * the advice's number. */
+static void probe_kernel(struct pr_caps *c)
 {
-	struct pr_caps *c = &pr_caps;
 	long v;
 
 	c->pt_reclaim_on_dontneed = pr_probe_pt_reclaim();
@@ -143,5 +144,26 @@ void pr_caps_probe(void)
 	 * without that, no second file is read. */
 	c->advice_lazyfree = c->advice > 0 ?
 			     pr_sysfs_reclaim_pt_advice_lazyfree() : -1;
-	probe_uffd(c);
+}
+
+void pr_caps_probe(void)
+{
+	probe_kernel(&pr_caps);
+	probe_uffd(&pr_caps);
+}
+
+/*
+ * For a start inside an allocator's hook (core/life.c, jemalloc armed):
+ * no userfaultfd, since the fence that would use it needs the worker
+ * thread, which is never created there; the seccomp mode from one prctl
+ * instead of /proc/self/status.  Raw system calls and stack buffers only.
+ */
+void pr_caps_probe_no_thread(void)
+{
+	struct pr_caps *c = &pr_caps;
+
+	probe_kernel(c);
+	c->seccomp = pr_seccomp_active() ? 2 : 0;
+	c->uffd = PR_UFFD_NONE;
+	c->uffd_via = "not probed (the fence needs a thread, which this process's start, inside jemalloc's decommit, cannot create)";
 }

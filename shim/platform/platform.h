@@ -183,6 +183,9 @@ struct pr_caps {
 extern pr_hidden struct pr_caps pr_caps;
 /* Everything above, pt_reclaim_on_dontneed by experiment. */
 pr_hidden void pr_caps_probe(void);
+/* The same without userfaultfd or /proc: for a start that may not make a
+ * thread (inside an allocator's hook). */
+pr_hidden void pr_caps_probe_no_thread(void);
 /* Does a whole-PMD MADV_DONTNEED free the PTE table?  By experiment. */
 pr_hidden bool pr_probe_pt_reclaim(void);
 

@@ -69,17 +69,19 @@ enum pr_alloc pr_alloc_detect(void)
 	return PR_ALLOC_OTHER;
 }
 
-void pr_strategy_start(void)
+static const char *const needs_thread = "needs the worker thread, which a start inside jemalloc's decommit cannot create (pthread_create allocates through jemalloc)";
+
+static void start_from(bool thread_ok)
 {
 	enum pr_strategy_id id = PR_STRAT_ADVICE;
 
-	R.alloc = pr_alloc_detect();
 	R.started = true;
 	if (!pr_ready)
 		return;
 	while ((id = pr_strategy_select(&pr_caps, &pr_conf, R.alloc, id,
 					 NULL)) != PR_STRAT_OBSERVE) {
-		const char *why = ops[id]->start();
+		const char *why = !thread_ok && ops[id]->uses_worker ?
+				  needs_thread : ops[id]->start();
 
 		if (!why) {
 			if (ops[id]->mm_begin)
@@ -90,6 +92,20 @@ void pr_strategy_start(void)
 		R.failed[id] = why;
 		id++;
 	}
+}
+
+void pr_strategy_start(void)
+{
+	R.alloc = pr_alloc_detect();
+	start_from(true);
+}
+
+/* Inside an allocator's hook: no dlsym (the allocator was named at
+ * start-up) and no strategy that needs the worker thread. */
+void pr_strategy_start_no_thread(enum pr_alloc a)
+{
+	R.alloc = a;
+	start_from(false);
 }
 
 /* Not started (no purge came), but the report at exit wants to know why

@@ -82,6 +82,7 @@ pr_hidden enum pr_alloc pr_alloc_detect(void);
 pr_hidden bool pr_alloc_malloc_is_libc(void);
 /* Select and start, falling back in order if a start fails. */
 pr_hidden void pr_strategy_start(void);
+pr_hidden void pr_strategy_start_no_thread(enum pr_alloc a);
 pr_hidden void pr_strategy_stop(void);
 /* Not started: caps are known now (the report at exit), alloc too. */
 pr_hidden void pr_strategy_probe_only(void);
