@@ -101,6 +101,11 @@ static void print_json(const struct probe *p)
 		printf(",\"reclaim_pt_advice\":%d", pr_caps.advice);
 	else
 		printf(",\"reclaim_pt_advice\":null");
+	if (pr_caps.advice_lazyfree > 0)
+		printf(",\"reclaim_pt_advice_lazyfree\":%d",
+		       pr_caps.advice_lazyfree);
+	else
+		printf(",\"reclaim_pt_advice_lazyfree\":null");
 	json_uffd();
 	json_thp(p);
 	printf(",\"hint\":");
@@ -164,6 +169,13 @@ static void print_table(const struct probe *p)
 	else
 		printf("  %-26s absent (no /sys/kernel/mm/reclaim_pt/advice)\n",
 		       "MADV_RECLAIM_PT");
+	if (pr_caps.advice_lazyfree > 0)
+		printf("  %-26s advice %d (/sys/kernel/mm/reclaim_pt/advice_lazyfree)\n",
+		       "MADV_RECLAIM_PT_LAZYFREE", pr_caps.advice_lazyfree);
+	else
+		printf("  %-26s absent (no /sys/kernel/mm/reclaim_pt/advice_lazyfree)%s\n",
+		       "MADV_RECLAIM_PT_LAZYFREE", pr_caps.advice > 0 ?
+		       ": MADV_FREE regions wait for memory pressure" : "");
 	table_uffd();
 	table_thp(p);
 	printf("strategy per allocator:\n");

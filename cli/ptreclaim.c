@@ -4,7 +4,7 @@
  *
  *   ptreclaim run [--stats] [--conf KEY:VALUE,...] -- CMD [ARGS...]
  *   ptreclaim probe [--json]
- *   ptreclaim sweep --pid PID | --all
+ *   ptreclaim sweep [--empty-only] --pid PID | --all
  *   ptreclaim stat PID... | --all [--json] [--watch S] [--prometheus]
  *   ptreclaim plot FILE... -o OUT.svg
  *
@@ -31,7 +31,7 @@ int pr_cli_usage(FILE *f)
 	fprintf(f,
 		"usage: ptreclaim run [--stats] [--conf KEY:VALUE,...] -- CMD [ARGS...]\n"
 		"       ptreclaim probe [--json]\n"
-		"       ptreclaim sweep --pid PID | --all\n"
+		"       ptreclaim sweep [--empty-only] --pid PID | --all\n"
 		"       ptreclaim stat PID... | --all [--json] [--watch SECONDS] [--count N]\n"
 		"                      [--prometheus] [-o FILE]\n"
 		"       ptreclaim plot FILE... -o OUT.svg [--title TEXT]\n"
@@ -44,9 +44,12 @@ int pr_cli_usage(FILE *f)
 		"        shim would use per allocator (honours PTRECLAIM_CONF)\n"
 		"  --json         one JSON object instead of the table\n"
 		"sweep   free the empty PTE tables of a process running without\n"
-		"        the shim (MADV_RECLAIM_PT via process_madvise; patched kernel)\n"
+		"        the shim (MADV_RECLAIM_PT via process_madvise; patched kernel),\n"
+		"        and those mapping only clean MADV_FREE pages where the kernel\n"
+		"        has MADV_RECLAIM_PT_LAZYFREE (output: advice=lazyfree|empty)\n"
 		"  --pid PID      one process (--pid=PID too)\n"
 		"  --all          every process this user may advise\n"
+		"  --empty-only   the plain advice only: discard no lazily freed page\n"
 		"stat    VmPTE, need (pagemap), reclaimable and RSS of processes,\n"
 		"        and what the shim did in those under it (its stats page)\n"
 		"  --json         an object per process (a list for several)\n"

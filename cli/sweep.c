@@ -10,6 +10,13 @@
  * span of its private anonymous mappings is offered, in batches of
  * iovecs.  The number is read from /sys/kernel/mm/reclaim_pt/advice; a
  * kernel without that file gets no call at all.
+ *
+ * Where the kernel also publishes MADV_RECLAIM_PT_LAZYFREE
+ * (.../advice_lazyfree), that advice is used instead: it frees strictly
+ * more (the empty tables, and those mapping only clean lazily freed pages,
+ * which it discards as reclaim would; a page written after MADV_FREE is
+ * never discarded).  --empty-only keeps to the plain advice, which never
+ * changes what any address maps.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -35,10 +42,17 @@
 #define PMD (2UL << 20)
 #define BATCH 512		/* iovecs per call (below UIO_MAXIOV) */
 
+/* The advice a sweep gives, and its name in the output. */
+struct advice {
+	int number;
+	const char *name;	/* "lazyfree" or "empty" */
+};
+
 struct target {
 	int pid;
 	char comm[32];
 	long before_kb, after_kb;
+	long rss_before_kb, rss_after_kb;
 	unsigned long spans, calls, skipped;
 	unsigned long long bytes;
 };
@@ -182,32 +196,35 @@ static int sweep_one(int advice, struct target *t)
 		return err;
 	}
 	t->before_kb = pr_vmpte_kb_of(t->pid);
+	t->rss_before_kb = pr_proc_status(t->pid, "VmRSS");
 	err = -walk_maps(maps, pidfd, advice, t);
 	fclose(maps);
 	close(pidfd);
 	t->after_kb = pr_vmpte_kb_of(t->pid);
+	t->rss_after_kb = pr_proc_status(t->pid, "VmRSS");
 	return err;
 }
 
-static void print_target(const struct target *t)
+static void print_target(const struct advice *a, const struct target *t)
 {
-	printf("ptreclaim sweep: pid=%d comm=%s spans=%lu bytes=%llu calls=%lu skipped=%lu vmpte_kb before=%ld after=%ld freed=%ld\n",
-	       t->pid, t->comm, t->spans, t->bytes, t->calls, t->skipped,
-	       t->before_kb, t->after_kb,
+	printf("ptreclaim sweep: pid=%d comm=%s advice=%s spans=%lu bytes=%llu calls=%lu skipped=%lu vmpte_kb before=%ld after=%ld freed=%ld rss_kb before=%ld after=%ld\n",
+	       t->pid, t->comm, a->name, t->spans, t->bytes, t->calls,
+	       t->skipped, t->before_kb, t->after_kb,
 	       t->before_kb >= 0 && t->after_kb >= 0 ?
-	       t->before_kb - t->after_kb : 0);
+	       t->before_kb - t->after_kb : 0, t->rss_before_kb,
+	       t->rss_after_kb);
 }
 
-static int sweep_pid(int advice, int pid)
+static int sweep_pid(const struct advice *a, int pid)
 {
 	struct target t = { .pid = pid };
-	int err = sweep_one(advice, &t);
+	int err = sweep_one(a->number, &t);
 
 	if (err) {
 		fprintf(stderr, "ptreclaim sweep: pid %d: %s\n", pid, why(err));
 		return 1;
 	}
-	print_target(&t);
+	print_target(a, &t);
 	fflush(stdout);
 	return 0;
 }
@@ -217,7 +234,7 @@ struct totals {
 	long before_kb, after_kb;
 };
 
-static void sweep_entry(int advice, int pid, struct totals *tot)
+static void sweep_entry(const struct advice *a, int pid, struct totals *tot)
 {
 	struct target t = { .pid = pid };
 	int err;
@@ -228,7 +245,7 @@ static void sweep_entry(int advice, int pid, struct totals *tot)
 		return;
 	}
 	tot->seen++;
-	err = sweep_one(advice, &t);
+	err = sweep_one(a->number, &t);
 	if (err == ESRCH) {
 		tot->gone++;
 	} else if (err) {
@@ -239,12 +256,12 @@ static void sweep_entry(int advice, int pid, struct totals *tot)
 		tot->swept++;
 		tot->before_kb += t.before_kb;
 		tot->after_kb += t.after_kb;
-		print_target(&t);
+		print_target(a, &t);
 		fflush(stdout);
 	}
 }
 
-static int sweep_all(int advice)
+static int sweep_all(const struct advice *a)
 {
 	struct totals tot = { 0 };
 	DIR *d = opendir("/proc");
@@ -261,17 +278,17 @@ static int sweep_all(int advice)
 			continue;
 		pid = atoi(e->d_name);
 		if (pid != getpid())
-			sweep_entry(advice, pid, &tot);
+			sweep_entry(a, pid, &tot);
 	}
 	closedir(d);
-	printf("ptreclaim sweep: total processes=%lu swept=%lu gone=%lu denied=%lu vmpte_kb before=%ld after=%ld freed=%ld\n",
-	       tot.seen, tot.swept, tot.gone, tot.denied, tot.before_kb,
+	printf("ptreclaim sweep: total advice=%s processes=%lu swept=%lu gone=%lu denied=%lu vmpte_kb before=%ld after=%ld freed=%ld\n",
+	       a->name, tot.seen, tot.swept, tot.gone, tot.denied, tot.before_kb,
 	       tot.after_kb, tot.before_kb - tot.after_kb);
 	return tot.swept ? 0 : 1;
 }
 
 static const struct pr_cli_cmd sweep_cmd = {
-	"ptreclaim sweep", "usage: ptreclaim sweep --pid PID | --all"
+	"ptreclaim sweep", "usage: ptreclaim sweep [--empty-only] --pid PID | --all"
 };
 
 /* A pid from 1 to the kernel's pid_max, or 0 (the usage printed). */
@@ -291,14 +308,40 @@ static int parse_pid(const char *text)
 	return (int)pid;
 }
 
+/*
+ * The lazyfree advice where the kernel has it and it is not refused,
+ * else the plain one; number -1 if the kernel has neither.  Read only
+ * once the command line is known good.
+ */
+static struct advice pick_advice(bool empty_only)
+{
+	struct advice a = { pr_sysfs_reclaim_pt_advice(), "empty" };
+	int lazy;
+
+	if (a.number < 0 || empty_only)
+		return a;
+	lazy = pr_sysfs_reclaim_pt_advice_lazyfree();
+	if (lazy > 0) {
+		a.number = lazy;
+		a.name = "lazyfree";
+	}
+	return a;
+}
+
 int pr_cmd_sweep(int argc, char **argv)
 {
-	int pid = 0, all = 0, advice, r;
+	int pid = 0, all = 0, r;
+	bool empty_only = false;
+	struct advice a;
 	const char *v;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--all")) {
 			all = 1;
+			continue;
+		}
+		if (!strcmp(argv[i], "--empty-only")) {
+			empty_only = true;
 			continue;
 		}
 		r = pr_cli_value(argc, argv, &i, "--pid", &sweep_cmd, &v);
@@ -313,10 +356,10 @@ int pr_cmd_sweep(int argc, char **argv)
 	}
 	if (!all == !pid)
 		return pr_cli_misuse(&sweep_cmd, "give one of --pid PID and --all");
-	advice = pr_sysfs_reclaim_pt_advice();
-	if (advice < 0) {
+	a = pick_advice(empty_only);
+	if (a.number < 0) {
 		fprintf(stderr, "ptreclaim sweep: this kernel offers no MADV_RECLAIM_PT (no /sys/kernel/mm/reclaim_pt/advice); nothing done\n");
 		return 1;
 	}
-	return all ? sweep_all(advice) : sweep_pid(advice, pid);
+	return all ? sweep_all(&a) : sweep_pid(&a, pid);
 }

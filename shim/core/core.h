@@ -65,6 +65,8 @@ pr_hidden void pr_ledger_for_each_live_ex(pr_live_ex_fn fn, void *arg);
 pr_hidden void pr_ledger_zapped(uintptr_t base);
 pr_hidden void pr_ledger_park(uintptr_t base, uint64_t seen_ns,
 			      const uint64_t inuse[8]);
+/* The pages of the region at base marked purged; false: no entry. */
+pr_hidden bool pr_ledger_purged_map(uintptr_t base, uint64_t out[8]);
 
 /* --- VmPTE sampling (vmpte.c) --- */
 pr_hidden long pr_vmpte_kb(void);
@@ -74,6 +76,7 @@ pr_hidden void pr_vmpte_note(long kb);
 pr_hidden void pr_vmpte_start(void);
 pr_hidden uint64_t pr_vmpte_peak_kb(void);
 pr_hidden uint64_t pr_vmpte_start_kb(void);
+pr_hidden uint64_t pr_vmpte_samples(void);
 
 /* --- purge call sites (profile.c) --- */
 pr_hidden void pr_profile_init(void);

@@ -374,6 +374,24 @@ void pr_ledger_park(uintptr_t base, uint64_t seen_ns, const uint64_t inuse[8])
 	pr_lt_release(r);
 }
 
+/*
+ * The pages of the region at base the ledger holds as purged, into out;
+ * false if it has no entry.  The worker asks for a lazily freed region
+ * that still maps pages: a page mapped but never purged is in use, and
+ * keeps the table whatever the kernel is asked.
+ */
+bool pr_ledger_purged_map(uintptr_t base, uint64_t out[8])
+{
+	struct pr_region *r = pr_lt_hold(base);
+
+	if (!r)
+		return false;
+	for (int w = 0; w < PR_BITMAP_WORDS; w++)
+		out[w] = __atomic_load_n(&r->purged[w], __ATOMIC_RELAXED);
+	pr_lt_release(r);
+	return true;
+}
+
 /* For the stats page (publish.c): the words pr_ledger_tracked() and
  * pr_ledger_full() read. */
 void pr_ledger_counts_addr(const uint64_t **tracked, const uint64_t **full)

@@ -16,16 +16,23 @@
  *    bootstrap thread is created at start-up instead, the one safe point
  *    such a process is sure to pass; it makes the ledger and then sleeps
  *    until the first purge.  jemalloc is the exception: its adapter must
- *    see every decommit, so there the constructor starts it (no thread).
+ *    see every decommit, so there the constructor attaches its hooks and
+ *    does nothing else ("armed": no probe, no /proc, no thread); the
+ *    first decommit, inside the hook, probes and chooses with raw system
+ *    calls only (armed_start).  Where the choice could need the worker
+ *    (the patched kernel's advice, fence:on), the constructor starts as
+ *    before: a thread can't be created inside the hook.
  *  - The bootstrap thread probes, selects and starts the strategy (which
  *    may start the worker), then exits.
  *  - unshare, setns and a seccomp filter quiesce both threads first
  *    (sandbox.c): stopped and joined, so the kernel counts them no more.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "core.h"
 #include "hint.h"
@@ -34,6 +41,7 @@
 
 enum {
 	L_IDLE,		/* nothing started; glibc: waiting for a purge */
+	L_ARMED,	/* jemalloc: hooks attached, waiting for a decommit */
 	L_PARKED,	/* bootstrap thread waits for the first purge */
 	L_STARTING,	/* bootstrap thread at work */
 	L_ACTIVE,	/* strategy started (or found none) */
@@ -63,6 +71,8 @@ static void set_state(int s)
 static void never(const char *why)
 {
 	L.never = why;
+	/* Armed hooks behave as jemalloc's own from now on. */
+	pr_je_inert(why);
 	pr_strategy_not_started(why);
 	set_state(L_NEVER);
 }
@@ -113,7 +123,6 @@ static void *boot_main(void *arg)
 	if (!__atomic_exchange_n(&registered, 1, __ATOMIC_ACQ_REL))
 		pthread_atfork(NULL, NULL, boot_child);
 	ledger_up();
-	pr_hint_start_counters();
 	while (!__atomic_load_n(&L.wanted, __ATOMIC_ACQUIRE) &&
 	       !__atomic_load_n(&L.quit, __ATOMIC_ACQUIRE))
 		pr_sys(SYS_futex, (long)&L.wanted, FUTEX_WAIT_PRIVATE, 0, 0,
@@ -146,6 +155,57 @@ static bool inherited_filter(void)
 	return pr_seccomp_active();
 }
 
+/*
+ * Could the strategy a jemalloc process chooses need the worker thread?
+ * The patched kernel's advice ranks first and runs on it, and fence:on
+ * runs where the adapter can't; a thread can't be created inside the
+ * decommit hook (pthread_create allocates through jemalloc), so these
+ * start in the constructor as before.  One faccessat of the advice's
+ * sysfs file, the only call an armed start-up makes of its own: the
+ * advice's presence can't be known without asking the kernel.
+ */
+static bool may_need_worker(void)
+{
+	return pr_conf.fence == PR_FENCE_ON ||
+	       (pr_conf.advice &&
+		pr_sys(SYS_faccessat, AT_FDCWD,
+		       (long)"/sys/kernel/mm/reclaim_pt/advice", F_OK, 0, 0,
+		       0) == 0);
+}
+
+/*
+ * The first decommit in an armed jemalloc process, inside the hook, with
+ * jemalloc's locks perhaps held: everything here is raw system calls into
+ * stack buffers or mmap'ed memory, no lock of ours, no malloc, no dlsym
+ * (platform/ and the ledger are written so).  One thread does it; a
+ * decommit on another thread meanwhile finds the hooks undecided and
+ * gets jemalloc's own behaviour (jemalloc.c), so nobody waits.
+ */
+static void armed_start(void)
+{
+	int armed = L_ARMED;
+
+	if (!__atomic_compare_exchange_n(&L.state, &armed, L_STARTING, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;
+	ledger_up();
+	/* The report's start sample: taken now, at the first purge. */
+	pr_vmpte_start();
+	pr_caps_probe_no_thread();
+	pr_strategy_start_no_thread(PR_ALLOC_JEMALLOC);
+	if (pr_strategy_running() != PR_STRAT_JEMALLOC)
+		pr_je_inert("another strategy was chosen at the first decommit");
+	pr_publish();
+	set_state(L_ACTIVE);
+}
+
+/* jemalloc.c calls this at every decommit while armed. */
+static void adapter_decommit(void)
+{
+	if (state() == L_ARMED)
+		armed_start();
+}
+
 void pr_life_init(void)
 {
 	/* glibc's malloc: nothing more now (a jemalloc with prefixed names
@@ -154,18 +214,23 @@ void pr_life_init(void)
 	L.jemalloc = !L.glibc && pr_alloc_detect() == PR_ALLOC_JEMALLOC;
 	/* glibc's own mmaps never reach us: hinting only with scope all. */
 	if (!L.glibc || pr_conf.hint_all)
-		pr_hint_init();
+		pr_hint_init();	/* reads nothing yet: see hint.c */
 	else
 		pr_hint_idle_because("malloc is glibc's, whose mappings no preload sees (hint_scope:all hints the program's own)");
 	if (L.glibc)
 		return;
 	pr_lifemark_arm();
-	/* jemalloc: the adapter must see every decommit, from the first;
-	 * under a filter no thread may start.  Both start here, as the
-	 * constructor always did (a thread only for a worker strategy). */
+	/* jemalloc: the adapter must see every decommit, from the first. */
+	if (L.jemalloc && pr_conf.jemalloc && !may_need_worker() &&
+	    pr_je_arm(adapter_decommit) == 0) {
+		set_state(L_ARMED);
+		return;
+	}
+	/* Else, jemalloc or under a filter (no thread may start): start
+	 * here, as the constructor always did (a thread only for a worker
+	 * strategy). */
 	if (L.jemalloc || inherited_filter()) {
 		ledger_up();
-		pr_hint_start_counters();
 		activate();
 		return;
 	}
@@ -233,6 +298,8 @@ void pr_life_settle(void)
 		return;
 	if (L.glibc && s == L_IDLE)
 		first_glibc_purge();
+	else if (s == L_ARMED)
+		armed_start();
 	else
 		pr_life_purge();
 	for (int i = 0; i < 10000 && state() != L_ACTIVE &&

@@ -62,8 +62,10 @@ void pr_report(int fd)
 	     reclaimable, pr_verify_waiting());
 	pr_strategy_report(fd, PR_STRAT_FENCE);
 	pr_strategy_report(fd, PR_STRAT_ADVICE);
-	line(fd, "ptreclaim: vmpte_kb start=%llu peak_sampled=%llu end=%ld\n",
-	     PR_U(st.vmpte_start_kb), PR_U(st.vmpte_peak_kb), end_kb);
+	/* samples=2: only the start and this report read it (no worker). */
+	line(fd, "ptreclaim: vmpte_kb start=%llu peak_sampled=%llu samples=%llu end=%ld\n",
+	     PR_U(st.vmpte_start_kb), PR_U(st.vmpte_peak_kb),
+	     PR_U(pr_vmpte_samples()), end_kb);
 	line(fd, "ptreclaim: shim_time_ns=%llu\n", PR_U(st.shim_ns));
 	pr_strategy_report(fd, PR_STRAT_JEMALLOC);
 	pr_hint_report(fd);
@@ -113,11 +115,14 @@ static bool report_wanted(void)
 	return pr_conf.stats || pr_conf.stats_file[0];
 }
 
+/* The pid only where a report may be written: a process that wants none
+ * makes no system call for it (start-up cost, bench/exec-cost). */
 void pr_report_init(void)
 {
+	if (!report_wanted())
+		return;
 	self.pid = getpid();
-	if (report_wanted())
-		pthread_atfork(NULL, report_fork_parent, report_fork_child);
+	pthread_atfork(NULL, report_fork_parent, report_fork_child);
 }
 
 bool pr_report_due(void)

@@ -69,6 +69,30 @@ static void put_strategies(struct jbuf *j)
 	put(j, "]");
 }
 
+/* The kernel's advice numbers (null: absent) and what the advice
+ * strategy did with them, as its report line says. */
+static void put_number(struct jbuf *j, const char *key, int v)
+{
+	if (v > 0)
+		put(j, ",\"%s\":%d", key, v);
+	else
+		put(j, ",\"%s\":null", key);
+}
+
+static void put_advice(struct jbuf *j)
+{
+	struct pr_advice_stats a;
+
+	pr_advice_stats(&a);
+	put(j, ",\"advice\":{\"calls\":%llu", PR_U(a.calls));
+	put_number(j, "number", pr_caps.advice);
+	put_number(j, "lazyfree_number", pr_caps.advice_lazyfree);
+	put(j, ",\"regions_sent\":%llu,\"regions_freed\":%llu,\"refilled\":%llu,\"lazy_calls\":%llu,\"lazy_regions_sent\":%llu,\"lazy_kept\":%llu,\"lazy_freed\":%llu}",
+	    PR_U(a.regions_sent), PR_U(a.regions_freed), PR_U(a.refilled),
+	    PR_U(a.lazy_calls), PR_U(a.lazy_sent), PR_U(a.lazy_kept),
+	    PR_U(a.lazy_freed));
+}
+
 void pr_report_json(int fd)
 {
 	struct ptreclaim_stats st;
@@ -94,9 +118,11 @@ void pr_report_json(int fd)
 	    reclaimable, pr_verify_waiting());
 	put(&j, ",\"tables_freed\":%llu,\"errors\":%llu",
 	    PR_U(pr_publish_tables_freed()), PR_U(pr_publish_errors()));
-	put(&j, ",\"vmpte_kb\":{\"start\":%llu,\"peak\":%llu,\"end\":%ld}",
-	    PR_U(st.vmpte_start_kb), PR_U(st.vmpte_peak_kb), pr_vmpte_kb());
+	put(&j, ",\"vmpte_kb\":{\"start\":%llu,\"peak\":%llu,\"samples\":%llu,\"end\":%ld}",
+	    PR_U(st.vmpte_start_kb), PR_U(st.vmpte_peak_kb),
+	    PR_U(pr_vmpte_samples()), pr_vmpte_kb());
 	put(&j, ",\"shim_time_ns\":%llu", PR_U(st.shim_ns));
+	put_advice(&j);
 	put_strategies(&j);
 	put(&j, "}\n");
 	pr_write_str(fd, j.b);

@@ -160,10 +160,21 @@ static bool from_allocator(const void *caller)
 	       ((uintptr_t)caller >= alloc_lo && (uintptr_t)caller < alloc_hi);
 }
 
-void pr_hint_init(void)
+/* Set up at the first mapping hinting could act on (want_setup()). */
+enum { SETUP_NONE, SETUP_WANTED, SETUP_RUNNING, SETUP_DONE };
+static int setup_state;
+
+static void start_counters(void);
+
+/*
+ * The THP and mTHP settings, the balloon and the start counters: about
+ * fifty sysfs reads, made once, at the first mapping hinting could act
+ * on (an allocator's anonymous mapping of hint_min or more), not at exec:
+ * most processes never make one.  This runs inside that mmap, with the
+ * allocator's locks perhaps held: raw system calls into stack buffers.
+ */
+static void setup(void)
 {
-	if (pr_conf.hint == PR_HINT_OFF)
-		return;
 	pr_sysfs_thp(&thp);
 	thp_read = true;
 	if (pr_conf.hint == PR_HINT_AUTO && pr_sysfs_free_page_reporting()) {
@@ -174,13 +185,38 @@ void pr_hint_init(void)
 		why_idle = "no folio size is enabled by madvise (THP and mTHP settings)";
 		return;
 	}
-	pr_malloc_object(&alloc_lo, &alloc_hi);
 	if (!alloc_hi && !pr_conf.hint_all) {
 		why_idle = "could not find the object that provides malloc";
 		return;
 	}
+	start_counters();
 	why_idle = NULL;
 	__atomic_store_n(&active, true, __ATOMIC_RELEASE);
+}
+
+/* The constructor's part: which object's mmaps count (a symbol lookup,
+ * no system call); the rest waits for a mapping (setup()). */
+void pr_hint_init(void)
+{
+	if (pr_conf.hint == PR_HINT_OFF)
+		return;
+	pr_malloc_object(&alloc_lo, &alloc_hi);
+	why_idle = "not started: no mapping of hint_min or more from the allocator yet";
+	__atomic_store_n(&setup_state, SETUP_WANTED, __ATOMIC_RELEASE);
+}
+
+/* A mapping hinting could act on: set up now, once.  A thread that finds
+ * another setting up passes this mapping by. */
+static void want_setup(void)
+{
+	int w = SETUP_WANTED;
+
+	if (__atomic_load_n(&setup_state, __ATOMIC_ACQUIRE) == SETUP_WANTED &&
+	    __atomic_compare_exchange_n(&setup_state, &w, SETUP_RUNNING, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		setup();
+		__atomic_store_n(&setup_state, SETUP_DONE, __ATOMIC_RELEASE);
+	}
 }
 
 /*
@@ -190,6 +226,12 @@ void pr_hint_init(void)
  */
 void pr_hint_filtered(void)
 {
+	int w = SETUP_WANTED;
+
+	/* Not set up yet: never, now (its reads may not be allowed). */
+	if (__atomic_compare_exchange_n(&setup_state, &w, SETUP_DONE, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		why_idle = "a seccomp filter was installed: hinting makes no more calls";
 	if (__atomic_exchange_n(&active, false, __ATOMIC_ACQ_REL))
 		why_idle = "a seccomp filter was installed: hinting makes no more calls";
 }
@@ -204,9 +246,9 @@ void pr_hint_idle_because(const char *why)
 /*
  * The mTHP counters the report compares with: system-wide and since boot,
  * so the report shows what changed from here.  Four files per size: read
- * by the shim's bootstrap thread (core/life.c), not at exec.
+ * at set-up, not at exec.
  */
-void pr_hint_start_counters(void)
+static void start_counters(void)
 {
 	if (!thp_read)
 		return;
@@ -424,6 +466,8 @@ long pr_hint_place(long addr, size_t len, int prot, int flags, int fd,
 {
 	size_t plen = pr_page_up(len);
 
+	if (!pr_busy && from_allocator(caller) && eligible(len, prot, flags))
+		want_setup();
 	if (!on() || !from_allocator(caller) || !pr_conf.hint_align || addr ||
 	    fd != -1 || off ||
 	    !eligible(len, prot, flags) || !(r & (long)PMD_MASK_LOW) ||

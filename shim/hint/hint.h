@@ -9,8 +9,6 @@ pr_hidden void pr_hint_init(void);
 pr_hidden void pr_hint_idle_because(const char *why);
 /* A seccomp filter was installed: no more calls of hinting's own. */
 pr_hidden void pr_hint_filtered(void);
-/* The mTHP counters at start, for the report (off the exec path). */
-pr_hidden void pr_hint_start_counters(void);
 /* A successful mmap from code at caller returned r for the caller's
  * request: may move it to a 2 MiB boundary (same length, flags and
  * protection).  Returns the address the caller gets; then

@@ -5,7 +5,8 @@
  *
  *  - whether a whole-PMD MADV_DONTNEED frees the PTE table
  *    (pt_reclaim_probe.c, by experiment);
- *  - whether the patched kernel offers MADV_RECLAIM_PT (sysfs.c);
+ *  - whether the patched kernel offers MADV_RECLAIM_PT, and its lazyfree
+ *    variant that also discards clean MADV_FREE pages (sysfs.c);
  *  - which userfaultfd mode the process can have: full (CAP_SYS_PTRACE,
  *    vm.unprivileged_userfaultfd=1, or /dev/userfaultfd), user-mode-only
  *    (kernel-mode faults fail with EFAULT, so it is no fence), or none;
@@ -125,9 +126,10 @@ static void probe_uffd(struct pr_caps *c)
 		c->uffd_features = uffd_features(fd);
 }
 
-void pr_caps_probe(void)
+/* What every strategy's selection reads: the experiment, the sizes and
+ * the advice's number. */
+static void probe_kernel(struct pr_caps *c)
 {
-	struct pr_caps *c = &pr_caps;
 	long v;
 
 	c->pt_reclaim_on_dontneed = pr_probe_pt_reclaim();
@@ -138,5 +140,30 @@ void pr_caps_probe(void)
 	/* Without THP the PMD still spans a table of 8-byte entries. */
 	c->pmd_size = v > 0 ? v : c->page_size * (c->page_size / 8);
 	c->advice = pr_sysfs_reclaim_pt_advice();
-	probe_uffd(c);
+	/* The lazyfree advice comes with the plain one (the same series):
+	 * without that, no second file is read. */
+	c->advice_lazyfree = c->advice > 0 ?
+			     pr_sysfs_reclaim_pt_advice_lazyfree() : -1;
+}
+
+void pr_caps_probe(void)
+{
+	probe_kernel(&pr_caps);
+	probe_uffd(&pr_caps);
+}
+
+/*
+ * For a start inside an allocator's hook (core/life.c, jemalloc armed):
+ * no userfaultfd, since the fence that would use it needs the worker
+ * thread, which is never created there; the seccomp mode from one prctl
+ * instead of /proc/self/status.  Raw system calls and stack buffers only.
+ */
+void pr_caps_probe_no_thread(void)
+{
+	struct pr_caps *c = &pr_caps;
+
+	probe_kernel(c);
+	c->seccomp = pr_seccomp_active() ? 2 : 0;
+	c->uffd = PR_UFFD_NONE;
+	c->uffd_via = "not probed (the fence needs a thread, which this process's start, inside jemalloc's decommit, cannot create)";
 }

@@ -103,6 +103,10 @@ pr_hidden int pr_pagemap_region(long fd, uintptr_t base, uint64_t inuse[8]);
 /* MADV_RECLAIM_PT's number from /sys/kernel/mm/reclaim_pt/advice, or -1:
  * it is never guessed. */
 pr_hidden int pr_sysfs_reclaim_pt_advice(void);
+/* MADV_RECLAIM_PT_LAZYFREE's, from .../reclaim_pt/advice_lazyfree, or -1:
+ * MADV_RECLAIM_PT that also discards clean lazily freed (MADV_FREE) pages
+ * of a span, as reclaim would, and frees its table.  Never guessed. */
+pr_hidden int pr_sysfs_reclaim_pt_advice_lazyfree(void);
 #define PR_MAX_MTHP 16
 struct pr_mthp {
 	unsigned kb;
@@ -139,9 +143,12 @@ pr_hidden bool pr_vma_query_works(long maps_fd);
 pr_hidden enum pr_vma_kind pr_vma_kind(long maps_fd, uintptr_t lo,
 				       uintptr_t hi);
 
-/* --- loaded objects (objects.c): start-up only (dladdr) --- */
+/* --- loaded objects (objects.c): start-up only (dl_iterate_phdr) --- */
 /* The address range of the object that holds sym; false if unknown. */
 pr_hidden bool pr_object_range(const void *sym, uintptr_t *lo, uintptr_t *hi);
+/* The file name of the object that holds addr (the program's argv[0]
+ * for the program itself); NULL if none does. */
+pr_hidden const char *pr_object_name(const void *addr);
 /* The same for the object that provides malloc: the allocator. */
 pr_hidden bool pr_malloc_object(uintptr_t *lo, uintptr_t *hi);
 
@@ -162,6 +169,7 @@ pr_hidden void pr_thread_name(const char *name);
 struct pr_caps {
 	bool pt_reclaim_on_dontneed;	/* whole-PMD DONTNEED frees the table */
 	int advice;			/* MADV_RECLAIM_PT from sysfs, -1: none */
+	int advice_lazyfree;		/* MADV_RECLAIM_PT_LAZYFREE, -1: none */
 	enum pr_uffd_mode uffd;		/* the best userfaultfd we can have */
 	const char *uffd_via;		/* how (for the report) */
 	int uffd_err;			/* errno of the full-mode attempt */
@@ -175,6 +183,9 @@ struct pr_caps {
 extern pr_hidden struct pr_caps pr_caps;
 /* Everything above, pt_reclaim_on_dontneed by experiment. */
 pr_hidden void pr_caps_probe(void);
+/* The same without userfaultfd or /proc: for a start that may not make a
+ * thread (inside an allocator's hook). */
+pr_hidden void pr_caps_probe_no_thread(void);
 /* Does a whole-PMD MADV_DONTNEED free the PTE table?  By experiment. */
 pr_hidden bool pr_probe_pt_reclaim(void);
 

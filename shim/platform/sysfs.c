@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sysfs.c - the kernel's settings and counters that matter to us:
- * MADV_RECLAIM_PT's number (our kernel series), THP and mTHP switches and
+ * MADV_RECLAIM_PT's and MADV_RECLAIM_PT_LAZYFREE's numbers (our kernel
+ * series), THP and mTHP switches and
  * counters, and whether a virtio balloon reports free pages to the host.
  */
 #include <fcntl.h>
@@ -13,11 +14,25 @@
 
 #define THP_DIR "/sys/kernel/mm/transparent_hugepage"
 
-int pr_sysfs_reclaim_pt_advice(void)
+#define RPT_DIR "/sys/kernel/mm/reclaim_pt"
+
+/* A number the series publishes, or -1: a kernel without the file may use
+ * the same number for something else one day, so it is never guessed. */
+static int advice_number(const char *path)
 {
-	long v = pr_read_long("/sys/kernel/mm/reclaim_pt/advice", -1);
+	long v = pr_read_long(path, -1);
 
 	return v > 0 && v < 4096 ? (int)v : -1;
+}
+
+int pr_sysfs_reclaim_pt_advice(void)
+{
+	return advice_number(RPT_DIR "/advice");
+}
+
+int pr_sysfs_reclaim_pt_advice_lazyfree(void)
+{
+	return advice_number(RPT_DIR "/advice_lazyfree");
 }
 
 /* "always [madvise] never" -> "madvise". */

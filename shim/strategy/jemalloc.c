@@ -18,6 +18,17 @@
  *
  * Attaching calls mallctl, found with dlsym, so it happens only from the
  * constructor or the public API, never from an interposed call.
+ *
+ * Armed (core/life.c, the usual start): the constructor attaches and
+ * nothing else, no /proc read either; the strategy is chosen at the first
+ * decommit, inside h_decommit (core/life.c says what runs there and why
+ * it may).  Until then takeover is only a candidate: jemalloc's own alloc
+ * reporting fresh memory committed when we asked for none proves the
+ * kernel overcommits (jemalloc's pages_map sets *commit only then), and
+ * the first decommit reads vm.overcommit_memory if nothing proved it.  If
+ * the choice is not the adapter, the hooks stay (mallctl is not allowed
+ * there) but go inert: they chain to jemalloc's own, except that commit
+ * keeps succeeding for the extents we already said were uncommitted.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -44,7 +55,9 @@ struct je_slot {
 	extent_hooks_t hooks;
 	extent_hooks_t *old;	/* what was installed before ours */
 	unsigned arena;
-	bool takeover;		/* old commit/decommit are failing no-ops */
+	/* old are jemalloc's own: their commit and decommit are failing
+	 * no-ops where the kernel overcommits (takeover(), below). */
+	bool takeover;
 	bool installed;
 	bool burnt;		/* lost a race once: never reused */
 };
@@ -60,7 +73,11 @@ static struct {
 	unsigned hooked;
 	unsigned takeover;	/* of hooked, how many replace commit/decommit */
 	extent_hooks_t *def;	/* jemalloc's own hooks, if known */
-	bool overcommit;	/* jemalloc's commit/decommit are no-ops */
+	int overcommit;		/* jemalloc's commit/decommit are no-ops; -1:
+				 * not known yet (armed) */
+	bool armed;		/* attached by the constructor, undecided */
+	bool inert;		/* armed, and the choice was not the adapter */
+	void (*on_decommit)(void);	/* armed: at every decommit */
 	bool retain;
 	bool lazy;		/* arenas hooked as threads pick them */
 	uintptr_t text_lo, text_hi;	/* jemalloc's object */
@@ -71,6 +88,18 @@ static struct {
 static struct je_slot *slot_of(extent_hooks_t *h)
 {
 	return (struct je_slot *)h;
+}
+
+/* Our commit and decommit replace jemalloc's failing no-ops. */
+static bool takeover(const struct je_slot *s)
+{
+	return s->takeover &&
+	       __atomic_load_n(&je.overcommit, __ATOMIC_ACQUIRE) == 1;
+}
+
+static bool inert(void)
+{
+	return __atomic_load_n(&je.inert, __ATOMIC_ACQUIRE);
 }
 
 /* --- the hooks --- */
@@ -90,8 +119,13 @@ static void *h_alloc(extent_hooks_t *h, void *new_addr, size_t size,
 	 * decommitted from the start, so the regions at its edges can
 	 * complete.
 	 */
-	if (p && s->takeover && !want_commit && *commit) {
+	if (p && s->takeover && !want_commit && *commit && !inert()) {
 		uint64_t t0 = pr_now_ns();
+
+		/* Only an overcommitting kernel gets jemalloc's alloc to say
+		 * so: what armed start-up would otherwise read from /proc. */
+		if (__atomic_load_n(&je.overcommit, __ATOMIC_RELAXED) < 0)
+			__atomic_store_n(&je.overcommit, 1, __ATOMIC_RELEASE);
 
 		pr_dcm_decommitted((uintptr_t)p, (uintptr_t)p + size, false);
 		*commit = false;
@@ -137,8 +171,9 @@ static bool h_commit(extent_hooks_t *h, void *addr, size_t size,
 	pr_dcm_committed(a, a + len);
 	pr_count(PRC_JE_COMMITS, 1);
 	pr_count(PRC_JE_NS, pr_now_ns() - t0);
-	/* Our decommit only purged: the pages are mapped, and read zero. */
-	if (!s->takeover)
+	/* Our decommit only purged: the pages are mapped, and read zero.
+	 * (Also once inert: extents we said were uncommitted need it.) */
+	if (!takeover(s))
 		failed = !s->old->commit ||
 			 s->old->commit(s->old, addr, size, off, len, ind);
 	return failed;
@@ -151,7 +186,15 @@ static bool h_decommit(extent_hooks_t *h, void *addr, size_t size,
 	uintptr_t a = (uintptr_t)addr + off;
 	uint64_t t0;
 
-	if (s->takeover) {
+	/* Armed: the first decommit chooses the strategy (raw system calls
+	 * only, nothing that allocates or locks; core/life.c). */
+	if (__builtin_expect(__atomic_load_n(&je.armed, __ATOMIC_RELAXED) &&
+			     je.on_decommit, 0))
+		je.on_decommit();
+	if (inert())
+		return !s->old->decommit ||
+		       s->old->decommit(s->old, addr, size, off, len, ind);
+	if (takeover(s)) {
 		if (pr_sys(SYS_madvise, (long)a, (long)len, MADV_DONTNEED, 0, 0,
 			   0)) {
 			/* mlocked, say: jemalloc falls back to purging. */
@@ -218,6 +261,8 @@ static void slot_fill(struct je_slot *s, extent_hooks_t *old, unsigned arena,
 	memset(s, 0, sizeof(*s));
 	s->old = old;
 	s->arena = arena;
+	/* Armed, a candidate until the kernel's overcommit is known (with
+	 * opt.retain jemalloc's own dalloc declines either way). */
 	s->takeover = takeover;
 	s->hooks.alloc = h_alloc;
 	s->hooks.dalloc = old->dalloc && !(takeover && je.retain) ?
@@ -359,9 +404,13 @@ static void create_huge_arena(const char *prefix, unsigned nauto)
 				  sizeof(thresh)) || !thresh ||
 	    arena_hooks(nauto, &h, NULL) == 0)
 		return;
+	/* Ours, not the program's: its mmap and purge are not observed
+	 * (nor do they set hinting up, core/interpose.c). */
+	pr_busy++;
 	p = mx(thresh, 0);
 	if (p)
 		dx(p, 0);
+	pr_busy--;
 }
 
 /*
@@ -384,7 +433,7 @@ static bool hook_one(unsigned i)
 	 * not created) answer EFAULT. */
 	if (arena_hooks(i, &old, NULL) || !old || old->alloc == h_alloc)
 		return false;
-	slot_fill(s, old, i, je.overcommit && old == je.def);
+	slot_fill(s, old, i, je.overcommit != 0 && old == je.def);
 	if (arena_hooks(i, &prev, &s->hooks))
 		return false;
 	if (prev != old) {
@@ -394,7 +443,7 @@ static bool hook_one(unsigned i)
 	}
 	s->installed = true;
 	je.hooked++;
-	je.takeover += s->takeover;
+	je.takeover += takeover(s);
 	return true;
 }
 
@@ -439,7 +488,7 @@ static bool percpu_arenas(void)
 	       mode && strcmp(mode, "disabled") != 0;
 }
 
-static int attach_locked(void)
+static int attach_locked(bool armed)
 {
 	const char *prefix = "";
 	unsigned nauto = 0, n = 0;
@@ -478,7 +527,9 @@ static int attach_locked(void)
 		return -ENOTSUP;
 	}
 	je.def = def;
-	je.overcommit = def && kernel_overcommits();
+	/* Armed: not read now (no /proc at start), see takeover(). */
+	je.overcommit = !def ? 0 : armed ? -1 : kernel_overcommits();
+	je.inert = false;
 	je.lazy = pr_thread_available() && !percpu_arenas();
 	refresh_epoch();
 	/* To tell jemalloc's own thread starts (jemalloc_threads.c). */
@@ -492,6 +543,7 @@ static int attach_locked(void)
 		return -EBUSY;
 	}
 	je.why_not = NULL;
+	je.armed = armed;
 	__atomic_store_n(&je.attached, true, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -518,6 +570,7 @@ static int detach_locked(void)
 	pr_dcm_enable(false);
 	__atomic_store_n(&je.attached, false, __ATOMIC_RELEASE);
 	je.hooked = je.takeover = 0;
+	je.armed = je.inert = false;
 	je.why_not = "detached";
 	return (int)restored;
 }
@@ -553,7 +606,7 @@ int pr_je_attach(void)
 	int r;
 
 	pthread_mutex_lock(&je.lock);
-	r = attach_locked();
+	r = attach_locked(false);
 	pthread_mutex_unlock(&je.lock);
 	return r;
 }
@@ -568,6 +621,54 @@ int pr_je_detach(void)
 	return r;
 }
 
+static const char *const observe_only = "jemalloc's commit and decommit are not its failing no-ops (the application's hooks, or vm.overcommit_memory=2): the adapter could only observe";
+
+/*
+ * Armed: the constructor attached (pr_je_arm).  The start, at the first
+ * decommit and inside h_decommit, takes no lock of ours (a thread holding
+ * je.lock may be inside mallctl, waiting for a lock of jemalloc's that
+ * the decommitting thread holds) and makes no mallctl call: it only reads
+ * vm.overcommit_memory if no alloc proved it yet (raw read, stack buffer).
+ */
+static const char *armed_decide(void)
+{
+	unsigned n = 0;
+
+	if (__atomic_load_n(&je.overcommit, __ATOMIC_ACQUIRE) < 0)
+		__atomic_store_n(&je.overcommit, kernel_overcommits(),
+				 __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < je.nslots; i++)
+		n += je.slots[i].installed && takeover(&je.slots[i]);
+	if (!n) {
+		pr_je_inert(observe_only);
+		return observe_only;
+	}
+	je.takeover = n;
+	return NULL;
+}
+
+int pr_je_arm(void (*on_decommit)(void))
+{
+	int r;
+
+	pthread_mutex_lock(&je.lock);
+	je.on_decommit = on_decommit;
+	r = attach_locked(true);
+	pthread_mutex_unlock(&je.lock);
+	return r;
+}
+
+/* Armed, and another strategy (or none) was chosen: the hooks stay, as
+ * jemalloc's own.  Lock-free: called inside h_decommit. */
+void pr_je_inert(const char *why)
+{
+	if (!__atomic_load_n(&je.armed, __ATOMIC_ACQUIRE))
+		return;
+	je.why_not = why;
+	__atomic_store_n(&je.inert, true, __ATOMIC_RELEASE);
+	pr_dcm_enable(false);
+}
+
 /*
  * The strategy's start: attach, and reclaim only where jemalloc's own
  * commit and decommit are the failing no-ops ours replace.  Hooks that
@@ -578,12 +679,14 @@ static const char *jemalloc_start(void)
 {
 	const char *why = NULL;
 
+	if (__atomic_load_n(&je.armed, __ATOMIC_ACQUIRE))
+		return armed_decide();
 	pthread_mutex_lock(&je.lock);
-	if (attach_locked() < 0) {
+	if (attach_locked(false) < 0) {
 		why = je.why_not;
 	} else if (!je.takeover) {
 		detach_locked();
-		why = je.why_not = "jemalloc's commit and decommit are not its failing no-ops (the application's hooks, or vm.overcommit_memory=2): the adapter could only observe";
+		why = je.why_not = observe_only;
 	}
 	pthread_mutex_unlock(&je.lock);
 	return why;
@@ -594,7 +697,7 @@ void pr_je_status(struct ptreclaim_jemalloc_status *st)
 	struct ptreclaim_jemalloc_status s = { 0 };
 
 	pthread_mutex_lock(&je.lock);
-	s.attached = je.attached;
+	s.attached = je.attached && !je.inert;
 	s.arenas_hooked = je.hooked;
 	s.arenas_takeover = je.takeover;
 	s.kernel_frees_tables = pr_caps.pt_reclaim_on_dontneed;
@@ -637,9 +740,9 @@ static void jemalloc_report(int fd, enum pr_strategy_state st, const char *why)
 {
 	char buf[512];
 
-	(void)st;
 	pthread_mutex_lock(&je.lock);
-	if (je.attached)
+	/* Armed and no decommit yet: attached, but nothing chosen. */
+	if (je.attached && !je.inert && (!je.armed || st == PR_STATE_ACTIVE))
 		snprintf(buf, sizeof(buf),
 			 "ptreclaim: jemalloc adapter=attached via=%s object=%s version=%s arenas=%u takeover=%u hooking=%s retain=%d reclaim=%s\n",
 			 je.via, je.object, je.version, je.hooked, je.takeover,

@@ -32,6 +32,15 @@ pr_hidden int pr_je_detach(void);
 struct ptreclaim_jemalloc_status;
 pr_hidden void pr_je_status(struct ptreclaim_jemalloc_status *st);
 
+/* The constructor attaches the hooks and decides nothing more: 0 or
+ * -errno.  on_decommit runs at the start of every decommit hook until
+ * it has chosen (core/life.c; a callback, so the strategy layer does not
+ * call up into core).  The strategy's start then decides lock-free, and
+ * if it is not the adapter, pr_je_inert() makes the hooks behave as
+ * jemalloc's own. */
+pr_hidden int pr_je_arm(void (*on_decommit)(void));
+pr_hidden void pr_je_inert(const char *why);
+
 /* Is jemalloc (any of its symbol prefixes) in this process? */
 pr_hidden bool pr_je_present(void);
 /* A thread is being started from caller: should it hook its arena? */

@@ -98,8 +98,22 @@ const char *pr_strategy_unavailable(enum pr_strategy_id id,
 	}
 }
 
+/* What the advice does for a, one line: MADV_FREE regions wait for
+ * memory pressure unless the kernel has the lazyfree advice. */
+static const char *advice_does(const struct pr_caps *caps, enum pr_alloc a)
+{
+	if (caps->advice_lazyfree > 0)
+		return a == PR_ALLOC_MIMALLOC ?
+		       "kernel MADV_RECLAIM_PT; MADV_FREE regions get MADV_RECLAIM_PT_LAZYFREE once quiet (clean lazily freed pages discarded, tables freed)" :
+		       "kernel MADV_RECLAIM_PT over completed 2 MiB regions, MADV_RECLAIM_PT_LAZYFREE for quiet MADV_FREE ones (frees only tables that map nothing or clean lazily freed pages)";
+	return a == PR_ALLOC_MIMALLOC ?
+	       "kernel MADV_RECLAIM_PT; MADV_FREE regions wait until the kernel discards their pages (no MADV_RECLAIM_PT_LAZYFREE)" :
+	       "kernel MADV_RECLAIM_PT over completed 2 MiB regions (frees only tables that map nothing)";
+}
+
 /* What the strategy does for a, one line. */
-static const char *what_it_does(enum pr_strategy_id id, enum pr_alloc a)
+static const char *what_it_does(enum pr_strategy_id id,
+				const struct pr_caps *caps, enum pr_alloc a)
 {
 	if (a == PR_ALLOC_GLIBC)
 		return id == PR_STRAT_ADVICE ?
@@ -107,9 +121,7 @@ static const char *what_it_does(enum pr_strategy_id id, enum pr_alloc a)
 		       "userfaultfd fence for the program's own madvise purges (glibc's trims are invisible to a preload, and coalesce anyway)";
 	switch (id) {
 	case PR_STRAT_ADVICE:
-		return a == PR_ALLOC_MIMALLOC ?
-		       "kernel MADV_RECLAIM_PT; MADV_FREE regions wait until the kernel discards their pages" :
-		       "kernel MADV_RECLAIM_PT over completed 2 MiB regions (frees only tables that map nothing)";
+		return advice_does(caps, a);
 	case PR_STRAT_JEMALLOC:
 		return "extent hooks: jemalloc commits before it touches a decommitted extent";
 	default:
@@ -133,7 +145,7 @@ enum pr_strategy_id pr_strategy_select(const struct pr_caps *caps,
 		const char *no = pr_strategy_unavailable(id, caps, conf, a, NULL);
 
 		if (!no) {
-			*why = what_it_does(id, a);
+			*why = what_it_does(id, caps, a);
 			return id;
 		}
 		/* The adapter's absence says nothing about the others. */

@@ -45,25 +45,21 @@ static const char *const claims[PR_STRAT_NR] = {
  */
 bool pr_alloc_malloc_is_libc(void)
 {
-	void *m = dlsym(RTLD_DEFAULT, "malloc");
-	Dl_info info;
+	const char *f = pr_object_name(dlsym(RTLD_DEFAULT, "malloc"));
 
-	return m && dladdr(m, &info) && info.dli_fname &&
-	       strstr(info.dli_fname, "/libc.so");
+	return f && strstr(f, "/libc.so");
 }
 
 /* The object that provides malloc, by its file name. */
 enum pr_alloc pr_alloc_detect(void)
 {
-	void *m = dlsym(RTLD_DEFAULT, "malloc");
 	const char *f;
-	Dl_info info;
 
 	if (pr_je_present())
 		return PR_ALLOC_JEMALLOC;
-	if (!m || !dladdr(m, &info) || !info.dli_fname)
+	f = pr_object_name(dlsym(RTLD_DEFAULT, "malloc"));
+	if (!f)
 		return PR_ALLOC_OTHER;
-	f = info.dli_fname;
 	if (strstr(f, "tcmalloc"))
 		return PR_ALLOC_TCMALLOC;
 	if (strstr(f, "mimalloc"))
@@ -73,17 +69,19 @@ enum pr_alloc pr_alloc_detect(void)
 	return PR_ALLOC_OTHER;
 }
 
-void pr_strategy_start(void)
+static const char *const needs_thread = "needs the worker thread, which a start inside jemalloc's decommit cannot create (pthread_create allocates through jemalloc)";
+
+static void start_from(bool thread_ok)
 {
 	enum pr_strategy_id id = PR_STRAT_ADVICE;
 
-	R.alloc = pr_alloc_detect();
 	R.started = true;
 	if (!pr_ready)
 		return;
 	while ((id = pr_strategy_select(&pr_caps, &pr_conf, R.alloc, id,
 					 NULL)) != PR_STRAT_OBSERVE) {
-		const char *why = ops[id]->start();
+		const char *why = !thread_ok && ops[id]->uses_worker ?
+				  needs_thread : ops[id]->start();
 
 		if (!why) {
 			if (ops[id]->mm_begin)
@@ -94,6 +92,20 @@ void pr_strategy_start(void)
 		R.failed[id] = why;
 		id++;
 	}
+}
+
+void pr_strategy_start(void)
+{
+	R.alloc = pr_alloc_detect();
+	start_from(true);
+}
+
+/* Inside an allocator's hook: no dlsym (the allocator was named at
+ * start-up) and no strategy that needs the worker thread. */
+void pr_strategy_start_no_thread(enum pr_alloc a)
+{
+	R.alloc = a;
+	start_from(false);
 }
 
 /* Not started (no purge came), but the report at exit wants to know why

@@ -82,6 +82,7 @@ pr_hidden enum pr_alloc pr_alloc_detect(void);
 pr_hidden bool pr_alloc_malloc_is_libc(void);
 /* Select and start, falling back in order if a start fails. */
 pr_hidden void pr_strategy_start(void);
+pr_hidden void pr_strategy_start_no_thread(enum pr_alloc a);
 pr_hidden void pr_strategy_stop(void);
 /* Not started: caps are known now (the report at exit), alloc too. */
 pr_hidden void pr_strategy_probe_only(void);
@@ -100,6 +101,12 @@ pr_hidden void pr_strategy_mm_end(bool token);
 pr_hidden const enum pr_strategy_id *pr_strategy_running_addr(void);
 pr_hidden bool pr_strategy_uses_worker(enum pr_strategy_id id);
 pr_hidden const uint64_t *pr_advice_errors_addr(void);
+/* The advice's counters, for the JSON report (core/report_json.c). */
+struct pr_advice_stats {
+	uint64_t calls, regions_sent, regions_freed, refilled;
+	uint64_t lazy_calls, lazy_sent, lazy_kept, lazy_freed, errors;
+};
+pr_hidden void pr_advice_stats(struct pr_advice_stats *out);
 pr_hidden const uint64_t *pr_fence_errors_addr(void);
 
 /* --- the worker (worker.c) --- */
@@ -112,10 +119,14 @@ enum pr_outcome {
 	PR_OUT_MAPPED,		/* maps the pages in inuse[k] */
 };
 
-/* Adjacent candidate regions that pagemap showed empty a moment ago. */
+/* Adjacent candidate regions that pagemap showed empty a moment ago (or,
+ * with lazy, mapping only pages purged with MADV_FREE). */
 struct pr_run {
 	uintptr_t lo;
 	unsigned n;
+	/* Lazily freed regions, for a strategy that discards their clean
+	 * pages itself (takes_lazy): pagemap showed only purged pages. */
+	bool lazy;
 	uint8_t flags[PR_RUN_MAX];		/* PR_LEDGER_LAZY, _FULL */
 	uint64_t changed[PR_RUN_MAX];		/* ledger's last change */
 	uint8_t out[PR_RUN_MAX];		/* enum pr_outcome */
@@ -130,6 +141,14 @@ struct pr_worker_ops {
 	/* Offer regions that are not complete while the program purges
 	 * (else only once its purges go quiet). */
 	bool scan_partial;
+	/* The strategy can discard the clean lazily freed pages of a region
+	 * itself (the kernel's lazyfree advice): lazily freed regions whose
+	 * mapped pages are all ones the ledger holds as purged come in runs
+	 * of their own (run->lazy), and are not waited for: the strategy
+	 * settles each (a region it could not empty is parked until its next
+	 * purge).  Else such regions wait, retried with backoff, until
+	 * memory pressure discards their pages. */
+	bool takes_lazy;
 	/* This process's descriptors and buffers: at start and again in a
 	 * fork child (after fork_child reset what the parent left). */
 	const char *(*open)(void);

@@ -82,16 +82,23 @@ bool pr_worker_pagemap(uintptr_t base, uint64_t *pm, size_t npages)
 	return pr_pagemap_read(wk.pm, base, pm, npages);
 }
 
+/* A lazily freed region, for a strategy that discards such pages. */
+static bool lazy_run(unsigned flags)
+{
+	return wk.ops->takes_lazy && (flags & PR_LEDGER_LAZY);
+}
+
 /*
  * A region maps pages.  Lazily freed ones may still go by themselves (it
- * waits and is retried); anything else only goes with a purge, so the
- * ledger forgets those pages and parks the region until then.  With the
- * work lock held.
+ * waits and is retried), unless the strategy discards them itself: then
+ * these are pages never purged (only_purged()), in use; anything else
+ * only goes with a purge, so the ledger forgets those pages and parks the
+ * region until then.  With the work lock held.
  */
 static void mapped(uintptr_t base, unsigned flags, uint64_t changed,
 		   const uint64_t *inuse)
 {
-	if (flags & PR_LEDGER_LAZY) {
+	if ((flags & PR_LEDGER_LAZY) && !wk.ops->takes_lazy) {
 		if (flags & PR_LEDGER_FULL)
 			ADD(waiting, 1);
 		return;
@@ -138,11 +145,17 @@ static bool run_flush(struct pr_run *rn)
 static bool run_add(struct pr_run *rn, uintptr_t base, unsigned flags,
 		    uint64_t changed)
 {
+	bool lazy = lazy_run(flags);
+
+	/* One advice per run: lazily freed regions go apart. */
 	if (rn->n && (base != rn->lo + (uintptr_t)rn->n * PR_PMD_SIZE ||
-		      rn->n >= wk.ops->batch) && !run_flush(rn))
+		      rn->n >= wk.ops->batch || rn->lazy != lazy) &&
+	    !run_flush(rn))
 		return false;
-	if (!rn->n)
+	if (!rn->n) {
 		rn->lo = base;
+		rn->lazy = lazy;
+	}
 	rn->flags[rn->n] = (uint8_t)flags;
 	rn->changed[rn->n++] = changed;
 	return true;
@@ -229,8 +242,31 @@ static void sort_pairs(uint64_t *a, size_t n)
 	}
 }
 
-/* Look at one collected region: empty ones join the run, the others are
- * settled at once.  Returns false when told to stop. */
+/*
+ * A lazily freed region that maps pages: its table can go only if every
+ * mapped page is one the ledger holds as purged (the kernel then checks
+ * that each is still clean and lazily freed).  If not, inuse keeps only
+ * the pages never purged: those are in use; the purged ones stay in the
+ * ledger, for when the rest is purged too.
+ */
+static bool only_purged(uintptr_t base, uint64_t inuse[PR_BITMAP_WORDS])
+{
+	uint64_t purged[PR_BITMAP_WORDS], stray = 0;
+
+	if (!pr_ledger_purged_map(base, purged))
+		return false;
+	for (int w = 0; w < PR_BITMAP_WORDS; w++)
+		stray |= inuse[w] & ~purged[w];
+	if (!stray)
+		return true;
+	for (int w = 0; w < PR_BITMAP_WORDS; w++)
+		inuse[w] &= ~purged[w];
+	return false;
+}
+
+/* Look at one collected region: empty ones (and, for a strategy that
+ * takes them, lazily freed ones) join the run, the others are settled at
+ * once.  Returns false when told to stop. */
 static bool consider(struct pr_run *rn, size_t i, bool retry)
 {
 	uintptr_t base = (uintptr_t)(wk.bases[2 * i] & ~(PR_PMD_SIZE - 1));
@@ -247,7 +283,7 @@ static bool consider(struct pr_run *rn, size_t i, bool retry)
 	n = pr_worker_region_in_use(base, inuse);
 	if (n < 0)
 		return true;
-	if (n == 0)
+	if (n == 0 || (lazy_run(flags) && only_purged(base, inuse)))
 		return run_add(rn, base, flags, changed);
 	if (!lock_work())
 		return false;

@@ -15,9 +15,12 @@ shift 4
 churn=$build/examples/churn
 shim=$build/shim/libptreclaim.so
 cli=$build/cli/ptreclaim
+# mimalloc-free: mimalloc again, with no memory pressure (no --pageout):
+# only the lazyfree advice can take its MADV_FREE regions.
 declare -A lib=([jemalloc]=$libdir/libjemalloc.so.2
 		[tcmalloc]=$libdir/libtcmalloc.so.4
-		[mimalloc]=$libdir/libmimalloc.so.2)
+		[mimalloc]=$libdir/libmimalloc.so.2
+		[mimalloc-free]=$libdir/libmimalloc.so.2)
 # Per allocator, a heap where plain 6.12 leaves tables behind (tcmalloc only
 # does with more churn).  jemalloc's heap is larger so that the few tables
 # no advice can free (2 MiB spans that reach into a hole between its VMAs,
@@ -25,9 +28,13 @@ declare -A lib=([jemalloc]=$libdir/libjemalloc.so.2
 # this script come after, and win.
 declare -A args=([jemalloc]="--size-mb 1024"
 		 [tcmalloc]="--size-mb 256 --threads 2 --cluster 128"
-		 [mimalloc]="--size-mb 256")
+		 [mimalloc]="--size-mb 256"
+		 [mimalloc-free]="--size-mb 256")
+lazyfree=/sys/kernel/mm/reclaim_pt/advice_lazyfree
 
-echo "kernel $(<"/proc/sys/kernel/osrelease") advice=$(cat /sys/kernel/mm/reclaim_pt/advice 2>/dev/null || echo none)"
+# A sysfs number, or "none" (no cat in the VM: bash reads it).
+sysnum() { local v; { v=$(<"$1"); } 2>/dev/null && echo "$v" || echo none; }
+echo "kernel $(<"/proc/sys/kernel/osrelease") advice=$(sysnum /sys/kernel/mm/reclaim_pt/advice) lazyfree=$(sysnum "$lazyfree")"
 "$cli" probe | while IFS= read -r l; do echo "probe: $l"; done
 
 # run ALLOC plain|shim [extra churn args]: one churn line, tagged.
@@ -50,7 +57,9 @@ run() {
 		"${extra[@]}" \
 		>/tmp/out 2>/tmp/err
 	echo "rc=$? alloc=$alloc how=$how"
-	while IFS= read -r l; do echo "RESULT how=$how $l"; done </tmp/out
+	# alloc= first: it names the run (mimalloc-free), churn's own comes
+	# after.
+	while IFS= read -r l; do echo "RESULT how=$how alloc=$alloc $l"; done </tmp/out
 	while IFS= read -r l; do
 		[[ $l == ptreclaim:* ]] && echo "REPORT how=$how alloc=$alloc $l"
 	done </tmp/err
@@ -70,6 +79,12 @@ for a in jemalloc tcmalloc mimalloc; do
 	run "$a" plain "$@"
 	run "$a" shim "$@"
 done
+# With the lazyfree advice, mimalloc's MADV_FREE regions go without any
+# memory pressure.
+if [[ -e $lazyfree ]]; then
+	run mimalloc-free plain "$@"
+	run mimalloc-free shim "$@"
+fi
 
 # MADV_FREE: regions wait until memory pressure discards their pages.
 if [[ -x ${ADVICE_LAZY:-} ]]; then
@@ -87,10 +102,11 @@ fi
 echo "sweep-missing rc=$? msg=$(</tmp/err)"
 "$cli" sweep 2>/tmp/err
 echo "sweep-usage rc=$?"
-sweep_case() {	# sweep_case NAME SWEEP-ARGS...
+sweep_case() {	# [tmode=free] sweep_case NAME SWEEP-ARGS...
 	local name=$1 line
 	shift
-	coproc T { exec "$target" 128; }
+	# shellcheck disable=SC2086
+	coproc T { exec "$target" 128 ${tmode:-}; }
 	local pid=$T_PID rfd
 	# Our own copy: bash drops T when the coprocess ends.
 	exec {rfd}<&"${T[0]}"
@@ -109,6 +125,13 @@ sweep_case() {	# sweep_case NAME SWEEP-ARGS...
 }
 sweep_case SWEEP-PID --pid @PID@
 sweep_case SWEEP-ALL --all
+# A target that gave its memory back with MADV_FREE (one page of every
+# eighth region written again): the lazyfree advice discards the clean
+# pages and frees their tables; --empty-only frees none of them.
+if [[ -e $lazyfree ]]; then
+	tmode=free sweep_case SWEEP-FREE --pid @PID@
+	tmode=free sweep_case SWEEP-FREE-EMPTY --empty-only --pid @PID@
+fi
 if [[ -x ${RUNAS_NOBODY:-} ]]; then
 	"$RUNAS_NOBODY" "$cli" sweep --pid 1 2>/tmp/err
 	echo "sweep-denied rc=$? msg=$(</tmp/err)"

@@ -91,12 +91,19 @@ usage_error "sweep --pid=0" sweep --pid=0
 "$cli" sweep 2>/dev/null; check "sweep without target" 2 $?
 "$cli" sweep --pid 1 --all 2>/dev/null; check "sweep with two targets" 2 $?
 "$cli" sweep --pid x 2>/dev/null; check "sweep bad pid" 2 $?
+"$cli" sweep --empty-only 2>/dev/null; check "sweep --empty-only without target" 2 $?
+out=$("$cli" sweep --empty-only --lazy --pid 1 2>&1); check "sweep unknown option" 2 $?
+case "$out" in "ptreclaim sweep: unknown option --lazy"*"usage: ptreclaim sweep [--empty-only] --pid PID | --all"*) ;;
+	*) echo "FAIL sweep unknown option: $out"; fail=1;; esac
 if [ ! -e /sys/kernel/mm/reclaim_pt/advice ]; then
 	out=$("$cli" sweep --pid $$ 2>&1); check "sweep without the advice" 1 $?
 	case "$out" in "ptreclaim sweep: this kernel offers no MADV_RECLAIM_PT"*) ;;
 		*) echo "FAIL sweep without the advice: $out"; fail=1;; esac
 	[ "$(printf '%s\n' "$out" | wc -l)" = 1 ] ||
 		{ echo "FAIL sweep error is not one line: $out"; fail=1; }
+	out=$("$cli" sweep --empty-only --pid $$ 2>&1); check "sweep --empty-only without the advice" 1 $?
+	case "$out" in "ptreclaim sweep: this kernel offers no MADV_RECLAIM_PT"*) ;;
+		*) echo "FAIL sweep --empty-only without the advice: $out"; fail=1;; esac
 fi
 
 [ $fail -eq 0 ] && echo ok

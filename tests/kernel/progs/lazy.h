@@ -16,13 +16,6 @@
 #define MTHP64		THP_DIR "/hugepages-64kB"
 #define PIECE		(64UL << 10)
 
-/* The lazyfree advice's number from sysfs, or -1: user space must not
- * guess it (a kernel without the file may use 111 for something else). */
-static inline int lazy_advice(void)
-{
-	return (int)read_long("/sys/kernel/mm/reclaim_pt/advice_lazyfree");
-}
-
 /*
  * Run on the @nth CPU (modulo those allowed).  6.12's MADV_FREE ignores a
  * page still in another CPU's LRU-add batch (folio_mark_lazyfree() wants

@@ -437,7 +437,7 @@ static void t_process_madvise(void)
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	adv = lazy_advice();
+	adv = rpt_advice_lazyfree();
 	if (adv < 0) {
 		printf("SKIP: no /sys/kernel/mm/reclaim_pt/advice_lazyfree\n");
 		return 77;

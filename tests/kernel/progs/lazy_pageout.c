@@ -224,7 +224,7 @@ int main(int argc, char **argv)
 	/* The patches come with the lazyfree advice: its sysfs file tells
 	 * which behaviour to expect. */
 	patched = !strcmp(expect, "patched") ||
-		  (!strcmp(expect, "auto") && lazy_advice() >= 0);
+		  (!strcmp(expect, "auto") && rpt_advice_lazyfree() >= 0);
 	printf("RESULT kernel=%s\n", patched ? "patched" : "stock");
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--rounds") || !strcmp(argv[i], "--expect")) {

@@ -263,7 +263,7 @@ int main(int argc, char **argv)
 	surv = calloc(nspan * SPAN_PIECES, 1);
 	if (!surv || nspan < 32)
 		die("--mb must be >= 64");
-	advice = lazy_advice();
+	advice = rpt_advice_lazyfree();
 	printf("RESULT mode=%s%s advice_lazyfree=%d\n", mode, cli ? "-cli" : "",
 	       advice);
 	if (mthp && (thp_mode(MTHP64 "/enabled", mthp_was, sizeof(mthp_was)) ||

@@ -61,6 +61,14 @@ static inline int rpt_advice(void)
 	return (int)read_long("/sys/kernel/mm/reclaim_pt/advice");
 }
 
+/* The lazyfree advice's number, or -1 when the kernel does not offer it
+ * (user space must not guess it: a kernel without the file may use 111
+ * for something else). */
+static inline int rpt_advice_lazyfree(void)
+{
+	return (int)read_long("/sys/kernel/mm/reclaim_pt/advice_lazyfree");
+}
+
 static inline long status_kb(const char *key)
 {
 	char line[256];

@@ -13,7 +13,8 @@
  * the whole span in 64 KiB pieces (MADV_DONTNEED or MADV_FREE), verify
  * again.  Spans are thus empty again and again, and refilled right away,
  * while one thread applies the advice to everything in a loop (and
- * through process_madvise()).  Around them: khugepaged and MADV_COLLAPSE
+ * through process_madvise()), every other round the lazyfree advice,
+ * which also discards clean lazily freed pages.  Around them: khugepaged and MADV_COLLAPSE
  * on a MADV_HUGEPAGE region, KSM merging, compaction, a child that puts
  * the VM under memory pressure (swap on /dev/vda, lazyfree discard),
  * uffd-wp write protection of unpopulated ranges with a fault handler,
@@ -88,7 +89,7 @@ struct worker {
 };
 
 static atomic_int stop, failed, handler_stop;
-static int adv, data_fd = -1, hmm_fd = -1, uffd = -1;
+static int adv, adv_lazy = -1, data_fd = -1, hmm_fd = -1, uffd = -1;
 static double t_end;
 static char *reg_r, *reg_h, *reg_u;
 static size_t len_r, len_h, len_u;
@@ -477,13 +478,19 @@ static void *advice_main(void *arg)
 
 	(void)arg;
 	while (!atomic_load(&stop) && now_ns() < t_end) {
-		if (madvise(reg_r, len_r, adv) || madvise(reg_h, len_h, adv) ||
-		    madvise(reg_u, len_u, adv)) {
-			fail(NULL, "MADV_RECLAIM_PT: %s", strerror(errno));
+		/*
+		 * Every other round the lazyfree advice, which also discards
+		 * clean lazily freed pages: a page written since must survive.
+		 */
+		int a = (advice_calls % 2 && adv_lazy > 0) ? adv_lazy : adv;
+
+		if (madvise(reg_r, len_r, a) || madvise(reg_h, len_h, a) ||
+		    madvise(reg_u, len_u, a)) {
+			fail(NULL, "advice %d: %s", a, strerror(errno));
 			break;
 		}
 		if (pidfd >= 0 &&
-		    syscall(SYS_process_madvise, pidfd, iov, 3, adv, 0) < 0) {
+		    syscall(SYS_process_madvise, pidfd, iov, 3, a, 0) < 0) {
 			fail(NULL, "process_madvise: %s", strerror(errno));
 			break;
 		}
@@ -648,6 +655,7 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	adv = rpt_advice();
+	adv_lazy = rpt_advice_lazyfree();
 	if (adv < 0) {
 		printf("FAIL: MADV_RECLAIM_PT not available\n");
 		return 1;
@@ -730,6 +738,9 @@ int main(int argc, char **argv)
 	printf("advice rounds %ld, tables freed %ld, not_empty %ld, changed %ld, write_locked %ld\n",
 	       advice_calls, freed, vmstat("reclaim_pt_not_empty"),
 	       vmstat("reclaim_pt_changed"), vmstat("reclaim_pt_write_locked"));
+	printf("lazyfree advice %d: pages discarded %ld, spans put back %ld\n",
+	       adv_lazy, vmstat("reclaim_pt_lazyfree_discarded"),
+	       vmstat("reclaim_pt_lazyfree_kept"));
 	printf("swap: SwapTotal %ld kB SwapFree %ld kB; pswpout %ld; thp_collapse_alloc %ld; ksm pages_shared via sysfs; compact_stall %ld\n",
 	       meminfo_kb("SwapTotal"), meminfo_kb("SwapFree"),
 	       vmstat("pswpout"), vmstat("thp_collapse_alloc"),
