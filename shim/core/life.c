@@ -54,6 +54,7 @@ static struct {
 	int quit;		/* the bootstrap thread must leave */
 	bool glibc, jemalloc;
 	bool boot_live;		/* a bootstrap thread to join */
+	int boot_tid;		/* its kernel id (pr_thread_join) */
 	pthread_t boot;
 	const char *never;	/* why L_NEVER */
 } L;
@@ -119,6 +120,7 @@ static void *boot_main(void *arg)
 	static int registered;
 
 	(void)arg;
+	pr_thread_record_tid(&L.boot_tid);
 	pr_thread_name("ptreclaim-boot");
 	if (!__atomic_exchange_n(&registered, 1, __ATOMIC_ACQ_REL))
 		pthread_atfork(NULL, NULL, boot_child);
@@ -280,7 +282,7 @@ static void join_boot(void)
 		return;
 	__atomic_store_n(&L.quit, 1, __ATOMIC_RELEASE);
 	pr_sys(SYS_futex, (long)&L.wanted, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
-	pthread_join(L.boot, NULL);
+	pr_thread_join(L.boot, &L.boot_tid);
 	L.boot_live = false;
 }
 

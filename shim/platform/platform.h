@@ -164,6 +164,8 @@ pr_hidden int pr_thread_spawn(void *(*fn)(void *));
  * kernel counts it no more, as unshare(CLONE_NEWUSER) needs). */
 pr_hidden int pr_thread_spawn_joinable(pthread_t *th, void *(*fn)(void *));
 pr_hidden void pr_thread_name(const char *name);
+pr_hidden void pr_thread_record_tid(int *slot);
+pr_hidden void pr_thread_join(pthread_t th, int *slot);
 
 /* --- what this kernel and process can do (caps.c, pt_reclaim_probe.c) --- */
 struct pr_caps {

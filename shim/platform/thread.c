@@ -75,6 +75,34 @@ int pr_thread_spawn_joinable(pthread_t *th, void *(*fn)(void *))
 	return spawn(th, fn, PTHREAD_CREATE_JOINABLE);
 }
 
+/* From a joinable thread itself, first thing: its kernel thread id, for
+ * pr_thread_join. */
+void pr_thread_record_tid(int *slot)
+{
+	__atomic_store_n(slot, (int)pr_sys(SYS_gettid, 0, 0, 0, 0, 0, 0),
+			 __ATOMIC_RELEASE);
+}
+
+/*
+ * pthread_join returns once the kernel has cleared the thread's tid word,
+ * a little before the thread leaves the thread group; until then
+ * unshare(CLONE_NEWUSER) and setns still count it and fail with EINVAL.
+ * So wait (at most 100 ms) until tgkill no longer finds it.
+ */
+void pr_thread_join(pthread_t th, int *slot)
+{
+	long pid = pr_sys(SYS_getpid, 0, 0, 0, 0, 0, 0);
+	int tid;
+
+	pthread_join(th, NULL);
+	tid = __atomic_exchange_n(slot, 0, __ATOMIC_ACQ_REL);
+	for (int i = 0; tid > 0 && i < 2000; i++) {
+		if (pr_sys(SYS_tgkill, pid, tid, 0, 0, 0, 0) == -ESRCH)
+			break;
+		pr_sleep_ns(50000);
+	}
+}
+
 /* From the thread itself: ps and top show what it is. */
 void pr_thread_name(const char *name)
 {

@@ -44,6 +44,7 @@ static struct {
 	const struct pr_worker_ops *ops;
 	int live;			/* thread running */
 	bool joinable;			/* thread to join */
+	int tid;			/* its kernel id (pr_thread_join) */
 	pthread_t thread;
 	int stopping, sleeping, kicked, dirty;
 	long kick, pm;
@@ -459,6 +460,7 @@ static void *worker_main(void *arg)
 	struct watch w = { 0, 0, 0 };
 
 	(void)arg;
+	pr_thread_record_tid(&wk.tid);
 	pr_thread_name(wk.ops->thread_name);
 	for (;;) {
 		bool kicked = wait_for_work(&w);
@@ -660,7 +662,7 @@ bool pr_worker_quiesce(void)
 	__atomic_store_n(&wk.live, 0, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&wk.work);
 	pr_sys(SYS_write, wk.kick, (long)&one, 8, 0, 0, 0);
-	pthread_join(wk.thread, NULL);
+	pr_thread_join(wk.thread, &wk.tid);
 	wk.joinable = false;
 	return true;
 }
