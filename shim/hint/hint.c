@@ -165,6 +165,7 @@ enum { SETUP_NONE, SETUP_WANTED, SETUP_RUNNING, SETUP_DONE };
 static int setup_state;
 
 static void start_counters(void);
+static bool counted;		/* stat0 holds this process's start values */
 
 /*
  * The THP and mTHP settings, the balloon and the start counters: about
@@ -252,6 +253,7 @@ static void start_counters(void)
 {
 	if (!thp_read)
 		return;
+	counted = true;
 	for (unsigned i = 0; i < thp.nr_mthp; i++)
 		for (int k = 0; k < PR_HINT_NR_STATS; k++)
 			stat0[i][k] = pr_sysfs_thp_stat(thp.mthp[i].kb,
@@ -389,7 +391,8 @@ void pr_hint_view(struct pr_hint_view *v)
 	v->regions = n;
 	v->stopped_now = s;
 	v->thp = thp_read ? &thp : NULL;
-	v->stat0 = (const long (*)[PR_HINT_NR_STATS])stat0;
+	/* Deltas only from counters this process read at set-up. */
+	v->stat0 = counted ? (const long (*)[PR_HINT_NR_STATS])stat0 : NULL;
 }
 
 static bool on(void)

@@ -26,7 +26,8 @@ static void add(char *line, size_t cap, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Per size: its switch and, where it is on, the fault deltas. */
+/* Per size: its switch and, where it is on and hinting read the counters
+ * at its set-up, the fault deltas (never totals since boot). */
 static void sizes_line(int fd, const struct pr_hint_view *v)
 {
 	const struct pr_thp *thp = v->thp;
@@ -38,7 +39,7 @@ static void sizes_line(int fd, const struct pr_hint_view *v)
 		long d[PR_HINT_NR_STATS];
 
 		add(line, sizeof(line) - 1, " %ukB=%s", thp->mthp[i].kb, en);
-		if (!strcmp(en, "never"))
+		if (!strcmp(en, "never") || !v->stat0)
 			continue;
 		for (int s = 0; s < PR_HINT_NR_STATS; s++)
 			d[s] = pr_sysfs_thp_stat(thp->mthp[i].kb,
