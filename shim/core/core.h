@@ -41,6 +41,8 @@ enum pr_purge_kind { PR_PURGE_DONTNEED, PR_PURGE_FREE, PR_PURGE_REMOVE };
 pr_hidden int pr_ledger_init(size_t max_bytes);
 pr_hidden void pr_ledger_purged(uintptr_t start, uintptr_t end,
 				enum pr_purge_kind kind, uint64_t now);
+/* After a kernel probe: settle regions purged whole before it. */
+pr_hidden void pr_ledger_caps_known(void);
 pr_hidden void pr_ledger_in_use(uintptr_t start, uintptr_t end, uint64_t now);
 pr_hidden void pr_ledger_drop(uintptr_t start, uintptr_t end);
 pr_hidden void pr_ledger_table_freed(uintptr_t start, uintptr_t end);
@@ -135,6 +137,9 @@ pr_hidden void pr_life_init(void);
 pr_hidden void pr_life_purge(void);
 /* The program's API wants the strategy now: start it and wait. */
 pr_hidden void pr_life_settle(void);
+/* A blocking call no allocator makes (safe_point.c): a wanted start may
+ * create its thread here.  One load when none is wanted. */
+pr_hidden void pr_life_safe_point(void);
 /* Around unshare, setns, seccomp (sandbox.c): no thread of ours left
  * during the call; filtered: a seccomp filter is now in place. */
 pr_hidden int pr_life_quiesce(void);

@@ -21,6 +21,9 @@ enum {
 	REGION_LAZY = 1 << 2,	/* MADV_FREE seen: pages may still be mapped */
 	REGION_ZAPPED = 1 << 3,	/* parked by a fence: its table freed, or its
 				 * pages found in use; no purge since */
+	REGION_WHOLE = 1 << 4,	/* last purged by a whole-PMD DONTNEED before
+				 * the kernel was probed: it may have freed
+				 * the table itself (pr_ledger_caps_known) */
 };
 
 /* Beyond this many regions in one range, walk the entries instead. */
@@ -137,6 +140,11 @@ static void mark_purged(struct pr_region *r, uintptr_t base, uintptr_t start,
 		state_set(r, REGION_LAZY, NULL);
 	else if (whole)
 		state_clear(r, REGION_LAZY, NULL);
+	if (whole && kind == PR_PURGE_DONTNEED &&
+	    !__atomic_load_n(&pr_caps.probed, __ATOMIC_ACQUIRE))
+		state_set(r, REGION_WHOLE, NULL);
+	else
+		state_clear(r, REGION_WHOLE, NULL);
 	region_settle(r);
 }
 
@@ -153,8 +161,11 @@ void pr_ledger_purged(uintptr_t start, uintptr_t end, enum pr_purge_kind kind,
 		bool whole = base >= start && base + PR_PMD_SIZE <= end;
 		struct pr_region *r;
 
-		/* The kernel frees this table itself: nothing to remember. */
+		/* The kernel frees this table itself: nothing to remember.
+		 * Not probed yet (a start that waits for a safe point, or
+		 * observing): remembered as whole, settled once known. */
 		if (whole && kind == PR_PURGE_DONTNEED &&
+		    __atomic_load_n(&pr_caps.probed, __ATOMIC_ACQUIRE) &&
 		    pr_caps.pt_reclaim_on_dontneed) {
 			r = pr_lt_hold(base);
 			if (r) {
@@ -173,6 +184,26 @@ void pr_ledger_purged(uintptr_t start, uintptr_t end, enum pr_purge_kind kind,
 	}
 	if (bound_hit)
 		pr_count(PRC_BOUND_HITS, 1);
+}
+
+/*
+ * The kernel was just probed: regions last purged whole, before it was
+ * known whether the kernel frees their tables itself, are forgotten if it
+ * does (as pr_ledger_purged would have), kept as plain purges if not.
+ */
+void pr_ledger_caps_known(void)
+{
+	if (!pr_lt_ready())
+		return;
+	for_each_linked(r, NULL) {
+		if (!(__atomic_load_n(&r->state, __ATOMIC_RELAXED) &
+		      REGION_WHOLE))
+			continue;
+		if (pr_caps.pt_reclaim_on_dontneed)
+			region_reset(r);
+		else
+			state_clear(r, REGION_WHOLE, NULL);
+	}
 }
 
 void pr_ledger_in_use(uintptr_t start, uintptr_t end, uint64_t now)

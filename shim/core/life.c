@@ -7,21 +7,26 @@
  *
  *  - The constructor costs nothing: config, atfork, which allocator
  *    provides malloc (a symbol lookup).  No thread, no probe, no /proc.
+ *  - A thread is made only where a strategy that runs on one could act:
+ *    the patched kernel's advice (its sysfs file exists) or fence:on.
+ *    Anywhere else (a stock kernel, the default configuration) the
+ *    ledger observes and no thread is ever made.
  *  - glibc malloc purges through internal calls no preload sees, so a
  *    purge that reaches our madvise in a glibc-malloc process comes from
- *    the program's own code, never from inside malloc.  There, at the
- *    first purge, the ledger is made and the bootstrap thread created.
+ *    the program's own code, never from inside malloc: there the first
+ *    purge decides, and creates the bootstrap thread if it is wanted.
  *  - Any other allocator purges through our madvise with its own locks
  *    held, where pthread_create (which allocates) must never run.  The
- *    bootstrap thread is created at start-up instead, the one safe point
- *    such a process is sure to pass; it makes the ledger and then sleeps
- *    until the first purge.  jemalloc is the exception: its adapter must
- *    see every decommit, so there the constructor attaches its hooks and
- *    does nothing else ("armed": no probe, no /proc, no thread); the
- *    first decommit, inside the hook, probes and chooses with raw system
- *    calls only (armed_start).  Where the choice could need the worker
- *    (the patched kernel's advice, fence:on), the constructor starts as
- *    before: a thread can't be created inside the hook.
+ *    first purge only makes the ledger and asks for a start ("wanted");
+ *    the start happens at the next safe point (safe_point.c): a blocking
+ *    call (poll, epoll_wait, select, nanosleep, ...) that no allocator
+ *    makes, so the calling thread holds none of its locks.
+ *  - jemalloc: the adapter must see every decommit, so the constructor
+ *    attaches its hooks and does nothing else ("armed").  The first
+ *    decommit, inside the hook, probes and chooses with raw system calls
+ *    only (armed_start); if the choice needs the worker (the advice),
+ *    the hooks become jemalloc's own and the start waits for a safe
+ *    point as above.
  *  - The bootstrap thread probes, selects and starts the strategy (which
  *    may start the worker), then exits.
  *  - unshare, setns and a seccomp filter quiesce both threads first
@@ -29,9 +34,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <pthread.h>
-#include <sys/prctl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -40,24 +44,27 @@
 #include "strategy.h"
 
 enum {
-	L_IDLE,		/* nothing started; glibc: waiting for a purge */
+	L_EARLY,	/* before the constructor: an allocator's start-up */
+	L_IDLE,		/* nothing started: no purge yet */
 	L_ARMED,	/* jemalloc: hooks attached, waiting for a decommit */
-	L_PARKED,	/* bootstrap thread waits for the first purge */
-	L_STARTING,	/* bootstrap thread at work */
+	L_WANTED,	/* a purge came inside an allocator: start at the
+			 * next safe point */
+	L_STARTING,	/* bootstrap thread (or an armed start) at work */
 	L_ACTIVE,	/* strategy started (or found none) */
+	L_OBSERVE,	/* nothing here could run a strategy: ledger only */
 	L_NEVER,	/* a seccomp filter, a failure: observe only */
 };
 
 static struct {
 	int state;
-	uint32_t wanted;	/* futex: the first purge came */
-	int quit;		/* the bootstrap thread must leave */
 	bool glibc, jemalloc;
 	bool boot_live;		/* a bootstrap thread to join */
 	int boot_tid;		/* its kernel id (pr_thread_join) */
 	pthread_t boot;
 	const char *never;	/* why L_NEVER */
 } L;
+
+static const char waiting[] = "not started: a purge came inside the allocator, and the start waits for a safe point (a blocking call such as poll, epoll_wait, select or nanosleep) that has not come";
 
 static int state(void)
 {
@@ -69,6 +76,12 @@ static void set_state(int s)
 	__atomic_store_n(&L.state, s, __ATOMIC_RELEASE);
 }
 
+static bool cas_state(int from, int to)
+{
+	return __atomic_compare_exchange_n(&L.state, &from, to, false,
+					   __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
 static void never(const char *why)
 {
 	L.never = why;
@@ -78,7 +91,7 @@ static void never(const char *why)
 	set_state(L_NEVER);
 }
 
-/* The ledger, once: from the constructor's thread or the bootstrap. */
+/* The ledger, once: one mmap, from the first purge or the bootstrap. */
 static void ledger_up(void)
 {
 	if (__atomic_load_n(&pr_ready, __ATOMIC_ACQUIRE))
@@ -94,60 +107,30 @@ static void activate(void)
 {
 	pr_vmpte_start();
 	pr_caps_probe();
+	pr_ledger_caps_known();
 	pr_strategy_start();
 	/* The stats page `ptreclaim stat` reads: only once started. */
 	pr_publish();
 	set_state(L_ACTIVE);
 }
 
-static bool spawn_boot(void);
-
-/*
- * fork() with handlers, a child of a process whose bootstrap thread was
- * parked: the child's own, parked too.  Registered by the first bootstrap
- * thread, so after the allocator's handlers (creating that thread started
- * the allocator): this runs after the allocator's child handler has made
- * its locks usable again, and pthread_create may allocate.
- */
-static void boot_child(void)
-{
-	if (state() == L_PARKED)
-		spawn_boot();
-}
-
 static void *boot_main(void *arg)
 {
-	static int registered;
-
 	(void)arg;
 	pr_thread_record_tid(&L.boot_tid);
 	pr_thread_name("ptreclaim-boot");
-	if (!__atomic_exchange_n(&registered, 1, __ATOMIC_ACQ_REL))
-		pthread_atfork(NULL, NULL, boot_child);
 	ledger_up();
-	while (!__atomic_load_n(&L.wanted, __ATOMIC_ACQUIRE) &&
-	       !__atomic_load_n(&L.quit, __ATOMIC_ACQUIRE))
-		pr_sys(SYS_futex, (long)&L.wanted, FUTEX_WAIT_PRIVATE, 0, 0,
-		       0, 0);
-	if (!__atomic_load_n(&L.wanted, __ATOMIC_ACQUIRE)) {
-		/* Asked to leave before any purge: start again later. */
-		__atomic_store_n(&L.state, L_IDLE, __ATOMIC_RELEASE);
-		return NULL;
-	}
-	set_state(L_STARTING);
 	activate();
 	return NULL;
 }
 
-static bool spawn_boot(void)
+static void spawn_boot(void)
 {
-	__atomic_store_n(&L.quit, 0, __ATOMIC_RELEASE);
 	if (pr_thread_spawn_joinable(&L.boot, boot_main)) {
 		never("could not start the bootstrap thread");
-		return false;
+		return;
 	}
 	L.boot_live = true;
-	return true;
 }
 
 /* A filter that came with the process (a sandbox that exec'd us): no
@@ -158,15 +141,12 @@ static bool inherited_filter(void)
 }
 
 /*
- * Could the strategy a jemalloc process chooses need the worker thread?
- * The patched kernel's advice ranks first and runs on it, and fence:on
- * runs where the adapter can't; a thread can't be created inside the
- * decommit hook (pthread_create allocates through jemalloc), so these
- * start in the constructor as before.  One faccessat of the advice's
- * sysfs file, the only call an armed start-up makes of its own: the
- * advice's presence can't be known without asking the kernel.
+ * Could a strategy that runs on the worker act here?  fence:on, or the
+ * patched kernel's advice (one faccessat of its sysfs file: its presence
+ * can't be known without asking the kernel).  If not, no thread is made:
+ * the jemalloc adapter needs none, and observing needs none.
  */
-static bool may_need_worker(void)
+static bool worker_may_run(void)
 {
 	return pr_conf.fence == PR_FENCE_ON ||
 	       (pr_conf.advice &&
@@ -175,25 +155,106 @@ static bool may_need_worker(void)
 		       0) == 0);
 }
 
+/* Nothing here can reclaim: the ledger observes, the report (if asked
+ * for) probes at exit and says why each strategy could not run. */
+static void observe_only(void)
+{
+	pr_strategy_not_started("not started: no strategy that this process could run needs starting (no MADV_RECLAIM_PT in this kernel, fence not on)");
+	if (pr_conf.stats)
+		pr_vmpte_start();
+	set_state(L_OBSERVE);
+}
+
+/* Outside any allocator lock, in STARTING: a thread, or none at all.
+ * glibc's malloc with a jemalloc beside it (prefixed names): the adapter
+ * needs no worker, but its start reads /proc, off the purge path. */
+static void start_here(void)
+{
+	if (!worker_may_run() &&
+	    !(L.glibc && pr_conf.jemalloc && pr_je_present())) {
+		observe_only();
+		return;
+	}
+	spawn_boot();
+}
+
+/*
+ * The first purge in a process whose allocator is not glibc's and whose
+ * adapter is not armed: inside the allocator, perhaps with its locks
+ * held.  The ledger (one mmap) and the lifemark, nothing else: the start
+ * waits for a safe point.
+ */
+static void first_purge_inside(void)
+{
+	if (!cas_state(L_IDLE, L_STARTING))
+		return;
+	pr_lifemark_arm();
+	ledger_up();
+	pr_strategy_not_started(waiting);
+	set_state(L_WANTED);
+}
+
+/* Is this thread running a signal handler on its alternate stack (a
+ * crash handler, perhaps interrupting the allocator)?  Then not here. */
+static bool on_signal_stack(void)
+{
+	stack_t ss;
+
+	return pr_sys(SYS_sigaltstack, 0, (long)&ss, 0, 0, 0, 0) == 0 &&
+	       (ss.ss_flags & SS_ONSTACK);
+}
+
+/*
+ * safe_point.c calls this from blocking calls no allocator makes, before
+ * the call: this thread holds no allocator lock.  One load when nothing
+ * is wanted; errno is the caller's again on return.
+ */
+void pr_life_safe_point(void)
+{
+	int err;
+
+	if (__builtin_expect(state() != L_WANTED, 1))
+		return;
+	err = errno;
+	pr_life_check_child();
+	if (!on_signal_stack() && cas_state(L_WANTED, L_STARTING)) {
+		if (inherited_filter())
+			never("a seccomp filter was in place at the start");
+		else
+			start_here();
+	}
+	errno = err;
+}
+
 /*
  * The first decommit in an armed jemalloc process, inside the hook, with
  * jemalloc's locks perhaps held: everything here is raw system calls into
  * stack buffers or mmap'ed memory, no lock of ours, no malloc, no dlsym
  * (platform/ and the ledger are written so).  One thread does it; a
  * decommit on another thread meanwhile finds the hooks undecided and
- * gets jemalloc's own behaviour (jemalloc.c), so nobody waits.
+ * gets jemalloc's own behaviour (jemalloc.c), so nobody waits.  If the
+ * best strategy here runs on the worker (the kernel's advice), the hooks
+ * become jemalloc's own and the start waits for a safe point.
  */
 static void armed_start(void)
 {
-	int armed = L_ARMED;
+	enum pr_strategy_id best;
 
-	if (!__atomic_compare_exchange_n(&L.state, &armed, L_STARTING, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	if (!cas_state(L_ARMED, L_STARTING))
 		return;
 	ledger_up();
 	/* The report's start sample: taken now, at the first purge. */
 	pr_vmpte_start();
 	pr_caps_probe_no_thread();
+	pr_ledger_caps_known();
+	best = pr_strategy_select(&pr_caps, &pr_conf, PR_ALLOC_JEMALLOC,
+				  PR_STRAT_ADVICE, NULL);
+	if (pr_strategy_uses_worker(best)) {
+		pr_je_inert("the kernel's advice was chosen: it runs on the worker, started at a safe point");
+		pr_strategy_not_started(waiting);
+		set_state(L_WANTED);
+		return;
+	}
 	pr_strategy_start_no_thread(PR_ALLOC_JEMALLOC);
 	if (pr_strategy_running() != PR_STRAT_JEMALLOC)
 		pr_je_inert("another strategy was chosen at the first decommit");
@@ -219,35 +280,25 @@ void pr_life_init(void)
 		pr_hint_init();	/* reads nothing yet: see hint.c */
 	else
 		pr_hint_idle_because("malloc is glibc's, whose mappings no preload sees (hint_scope:all hints the program's own)");
-	if (L.glibc)
-		return;
-	pr_lifemark_arm();
-	/* jemalloc: the adapter must see every decommit, from the first. */
-	if (L.jemalloc && pr_conf.jemalloc && !may_need_worker() &&
-	    pr_je_arm(adapter_decommit) == 0) {
-		set_state(L_ARMED);
-		return;
+	/* jemalloc: the adapter must see every decommit, from the first,
+	 * and a child made without handlers must be told apart from it. */
+	if (L.jemalloc && pr_conf.jemalloc) {
+		pr_lifemark_arm();
+		if (pr_je_arm(adapter_decommit) == 0) {
+			set_state(L_ARMED);
+			return;
+		}
 	}
-	/* Else, jemalloc or under a filter (no thread may start): start
-	 * here, as the constructor always did (a thread only for a worker
-	 * strategy). */
-	if (L.jemalloc || inherited_filter()) {
-		ledger_up();
-		activate();
-		return;
-	}
-	set_state(L_PARKED);
-	spawn_boot();
+	/* Purges before this (the allocator's own start-up) were ignored. */
+	set_state(L_IDLE);
 }
 
 /* glibc: the program's own purge, outside the shim's inside section and
- * outside any lock of glibc's malloc (which never calls us). */
+ * outside any lock of glibc's malloc (which never calls us): a safe
+ * point itself. */
 static void first_glibc_purge(void)
 {
-	int idle = L_IDLE;
-
-	if (!__atomic_compare_exchange_n(&L.state, &idle, L_STARTING, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+	if (!cas_state(L_IDLE, L_STARTING))
 		return;
 	if (inherited_filter()) {
 		never("a seccomp filter was in place at the first purge");
@@ -255,33 +306,24 @@ static void first_glibc_purge(void)
 	}
 	pr_lifemark_arm();
 	ledger_up();
-	__atomic_store_n(&L.wanted, 1, __ATOMIC_RELEASE);
-	spawn_boot();
+	start_here();
 }
 
 void pr_life_purge(void)
 {
-	int s = state();
-
-	if (s == L_ACTIVE || s == L_NEVER || s == L_STARTING)
+	if (__builtin_expect(state() != L_IDLE, 1))
 		return;
-	if (L.glibc) {
+	if (L.glibc)
 		first_glibc_purge();
-		return;
-	}
-	/* One futex wake, once per process. */
-	if (s == L_PARKED && !__atomic_exchange_n(&L.wanted, 1, __ATOMIC_ACQ_REL))
-		pr_sys(SYS_futex, (long)&L.wanted, FUTEX_WAKE_PRIVATE, 1, 0,
-		       0, 0);
+	else
+		first_purge_inside();
 }
 
-/* Wait for the bootstrap thread to finish what it does (bounded). */
+/* Wait for the bootstrap thread to finish what it does. */
 static void join_boot(void)
 {
 	if (!L.boot_live)
 		return;
-	__atomic_store_n(&L.quit, 1, __ATOMIC_RELEASE);
-	pr_sys(SYS_futex, (long)&L.wanted, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
 	pr_thread_join(L.boot, &L.boot_tid);
 	L.boot_live = false;
 }
@@ -296,17 +338,21 @@ void pr_life_settle(void)
 
 	pr_life_check_child();
 	s = state();
-	if (s == L_ACTIVE || s == L_NEVER)
-		return;
-	if (L.glibc && s == L_IDLE)
-		first_glibc_purge();
+	if (s == L_IDLE)
+		L.glibc ? first_glibc_purge() : first_purge_inside();
 	else if (s == L_ARMED)
 		armed_start();
-	else
-		pr_life_purge();
-	for (int i = 0; i < 10000 && state() != L_ACTIVE &&
-	     state() != L_NEVER && L.boot_live; i++)
+	pr_life_safe_point();
+	/* Polled, not joined: several threads may settle at once. */
+	for (int i = 0; i < 10000 && state() == L_STARTING; i++)
 		pr_sleep_ns(1000000);
+	/* Observing, and the program asks what the ledger holds: the
+	 * kernel's part decides which whole purges count (ledger.c). */
+	if (state() != L_ACTIVE &&
+	    !__atomic_load_n(&pr_caps.probed, __ATOMIC_ACQUIRE)) {
+		pr_caps_probe_no_thread();
+		pr_ledger_caps_known();
+	}
 }
 
 /*
@@ -315,14 +361,10 @@ void pr_life_settle(void)
  */
 int pr_life_quiesce(void)
 {
-	int was = state();
-
-	/* A parked thread leaves at once; an activation under way (it is
-	 * short) finishes, and what it started is stopped below. */
+	/* An activation under way (it is short) finishes, and what it
+	 * started is stopped below. */
 	join_boot();
-	if (pr_worker_quiesce())
-		return 2;
-	return was == L_PARKED && state() == L_IDLE;
+	return pr_worker_quiesce() ? 2 : 0;
 }
 
 /* After the call: what was running runs again, unless filtered. */
@@ -337,10 +379,6 @@ void pr_life_resume(int token, bool filtered)
 	}
 	if (token == 2)
 		pr_worker_resume();
-	else if (token == 1 && state() == L_IDLE) {
-		set_state(L_PARKED);
-		spawn_boot();
-	}
 }
 
 /*
@@ -354,7 +392,7 @@ static void reset_child(void)
 	int s = state();
 
 	L.boot_live = false;
-	if (s == L_PARKED || s == L_STARTING || s == L_IDLE)
+	if (s == L_STARTING || s == L_IDLE || s == L_WANTED)
 		never("a child made without fork handlers during start-up");
 	pr_worker_forget("a child made without fork handlers: no worker here");
 	pr_hint_after_fork_child();
@@ -368,8 +406,8 @@ void pr_life_check_child(void)
 		reset_child();
 }
 
-/* fork() with handlers: the child has neither thread (a parked one is
- * started again by boot_child, later in the child's handlers). */
+/* fork() with handlers: the child has no thread of ours.  A start that
+ * was wanted is still wanted (the child's next safe point). */
 void pr_life_after_fork_child(void)
 {
 	pr_lifemark_rearm();
@@ -382,14 +420,16 @@ void pr_life_after_fork_child(void)
  * the stop see one state. */
 void pr_life_exit(void)
 {
+	int s;
+
 	pr_life_check_child();
-	/* A parked thread leaves (no start during the destructors). */
-	if (state() == L_STARTING || state() == L_PARKED)
-		join_boot();
+	join_boot();
 	/* The report names what this kernel can do even where nothing
 	 * started (its /proc reads are the report's, at exit). */
-	if (pr_conf.stats && state() != L_ACTIVE && state() != L_NEVER) {
+	s = state();
+	if (pr_conf.stats && s != L_ACTIVE && s != L_NEVER) {
 		pr_caps_probe();
+		pr_ledger_caps_known();
 		pr_strategy_probe_only();
 	}
 }

@@ -144,6 +144,7 @@ static void probe_kernel(struct pr_caps *c)
 	 * without that, no second file is read. */
 	c->advice_lazyfree = c->advice > 0 ?
 			     pr_sysfs_reclaim_pt_advice_lazyfree() : -1;
+	__atomic_store_n(&c->probed, true, __ATOMIC_RELEASE);
 }
 
 void pr_caps_probe(void)
@@ -153,10 +154,11 @@ void pr_caps_probe(void)
 }
 
 /*
- * For a start inside an allocator's hook (core/life.c, jemalloc armed):
- * no userfaultfd, since the fence that would use it needs the worker
- * thread, which is never created there; the seccomp mode from one prctl
- * instead of /proc/self/status.  Raw system calls and stack buffers only.
+ * For a start inside an allocator's hook (core/life.c, jemalloc armed),
+ * or a process that only observes: no userfaultfd, since the fence that
+ * would use it needs the worker thread, which is not created there; the
+ * seccomp mode from one prctl instead of /proc/self/status.  Raw system
+ * calls and stack buffers only.
  */
 void pr_caps_probe_no_thread(void)
 {
@@ -165,5 +167,5 @@ void pr_caps_probe_no_thread(void)
 	probe_kernel(c);
 	c->seccomp = pr_seccomp_active() ? 2 : 0;
 	c->uffd = PR_UFFD_NONE;
-	c->uffd_via = "not probed (the fence needs a thread, which this process's start, inside jemalloc's decommit, cannot create)";
+	c->uffd_via = "not probed (the fence needs the worker thread, which this process's start did not create)";
 }

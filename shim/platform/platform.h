@@ -169,6 +169,7 @@ pr_hidden void pr_thread_join(pthread_t th, int *slot);
 
 /* --- what this kernel and process can do (caps.c, pt_reclaim_probe.c) --- */
 struct pr_caps {
+	bool probed;			/* the kernel's part below is known */
 	bool pt_reclaim_on_dontneed;	/* whole-PMD DONTNEED frees the table */
 	int advice;			/* MADV_RECLAIM_PT from sysfs, -1: none */
 	int advice_lazyfree;		/* MADV_RECLAIM_PT_LAZYFREE, -1: none */

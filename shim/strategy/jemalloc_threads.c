@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "core.h"
 #include "jemalloc.h"
 
 struct start {
@@ -40,6 +41,9 @@ PR_EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 	 * pthread_create for itself and does not come through us). */
 	if (!pr_thread_available())
 		return EAGAIN;
+	/* The program's own call holds no allocator lock (this call
+	 * allocates): a safe point for a wanted start (core/life.c). */
+	pr_life_safe_point();
 	if (!pr_je_wants_thread_start(__builtin_return_address(0)))
 		return pr_thread_create(thread, attr, fn, arg);
 	s = malloc(sizeof(*s));

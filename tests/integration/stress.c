@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "allocator.h"
 #include "pattern.h"
@@ -36,6 +37,7 @@ struct worker {
 };
 
 static uint64_t nops = 200000, nthreads = 4, seed = 1;
+static uint64_t finished;
 
 static uint64_t next(struct worker *w)
 {
@@ -158,6 +160,7 @@ static void *run(void *arg)
 		w->bad += verify(&w->slot[k]);
 		free(w->slot[k].p);
 	}
+	__atomic_fetch_add(&finished, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -194,6 +197,14 @@ int main(int argc, char **argv)
 		ws[t].rng = mix64(seed * 1000003 + t);
 		if (pthread_create(&ws[t].th, NULL, run, &ws[t]))
 			return 2;
+	}
+	/* The main thread ticks while the workers run, as a service's
+	 * event loop would: a blocking call where a start the shim wants
+	 * may make its thread (shim/core/safe_point.c). */
+	while (__atomic_load_n(&finished, __ATOMIC_ACQUIRE) < nthreads) {
+		struct timespec tick = { 0, 2 * 1000 * 1000 };
+
+		nanosleep(&tick, NULL);
 	}
 	for (t = 0; t < nthreads; t++) {
 		pthread_join(ws[t].th, NULL);
