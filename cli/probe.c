@@ -55,6 +55,27 @@ static const char *hint_mode(bool fpr)
 	return pr_hint_mode_name(pr_conf.hint);
 }
 
+
+/* An advice's number from sysfs, or null where the file is absent. */
+static void json_advice(const char *key, int advice)
+{
+	if (advice > 0)
+		printf(",\"%s\":%d", key, advice);
+	else
+		printf(",\"%s\":null", key);
+}
+
+/* One row for an advice: its number and file, or absent (and why). */
+static void table_advice(const char *name, const char *file, int advice,
+			 const char *absent_note)
+{
+	if (advice > 0)
+		printf("  %-26s advice %d (/sys/kernel/mm/reclaim_pt/%s)\n",
+		       name, advice, file);
+	else
+		printf("  %-26s absent (no /sys/kernel/mm/reclaim_pt/%s)%s\n",
+		       name, file, absent_note);
+}
 static void json_uffd(void)
 {
 	printf(",\"userfaultfd\":{\"mode\":");
@@ -97,15 +118,8 @@ static void print_json(const struct probe *p)
 	       pr_caps.pmd_size);
 	printf(",\"pt_reclaim_on_dontneed\":%s",
 	       pr_caps.pt_reclaim_on_dontneed ? "true" : "false");
-	if (pr_caps.advice > 0)
-		printf(",\"reclaim_pt_advice\":%d", pr_caps.advice);
-	else
-		printf(",\"reclaim_pt_advice\":null");
-	if (pr_caps.advice_lazyfree > 0)
-		printf(",\"reclaim_pt_advice_lazyfree\":%d",
-		       pr_caps.advice_lazyfree);
-	else
-		printf(",\"reclaim_pt_advice_lazyfree\":null");
+	json_advice("reclaim_pt_advice", pr_caps.advice);
+	json_advice("reclaim_pt_advice_lazyfree", pr_caps.advice_lazyfree);
 	json_uffd();
 	json_thp(p);
 	printf(",\"hint\":");
@@ -163,19 +177,10 @@ static void print_table(const struct probe *p)
 	       pr_caps.pt_reclaim_on_dontneed ?
 	       "frees the PTE table (tried; CONFIG_PT_RECLAIM)" :
 	       "keeps the PTE table (tried)");
-	if (pr_caps.advice > 0)
-		printf("  %-26s advice %d (/sys/kernel/mm/reclaim_pt/advice)\n",
-		       "MADV_RECLAIM_PT", pr_caps.advice);
-	else
-		printf("  %-26s absent (no /sys/kernel/mm/reclaim_pt/advice)\n",
-		       "MADV_RECLAIM_PT");
-	if (pr_caps.advice_lazyfree > 0)
-		printf("  %-26s advice %d (/sys/kernel/mm/reclaim_pt/advice_lazyfree)\n",
-		       "MADV_RECLAIM_PT_LAZYFREE", pr_caps.advice_lazyfree);
-	else
-		printf("  %-26s absent (no /sys/kernel/mm/reclaim_pt/advice_lazyfree)%s\n",
-		       "MADV_RECLAIM_PT_LAZYFREE", pr_caps.advice > 0 ?
-		       ": MADV_FREE regions wait for memory pressure" : "");
+	table_advice("MADV_RECLAIM_PT", "advice", pr_caps.advice, "");
+	table_advice("MADV_RECLAIM_PT_LAZYFREE", "advice_lazyfree",
+		     pr_caps.advice_lazyfree, pr_caps.advice > 0 ?
+		     ": MADV_FREE regions wait for memory pressure" : "");
 	table_uffd();
 	table_thp(p);
 	printf("strategy per allocator:\n");

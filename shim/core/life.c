@@ -58,7 +58,8 @@ enum {
 static struct {
 	int state;
 	bool glibc, jemalloc;
-	bool boot_live;		/* a bootstrap thread to join */
+	int boot_live;		/* a bootstrap thread: 1 to join, 2 being
+				 * joined, 0 none */
 	int boot_tid;		/* its kernel id (pr_thread_join) */
 	pthread_t boot;
 	const char *never;	/* why L_NEVER */
@@ -130,7 +131,7 @@ static void spawn_boot(void)
 		never("could not start the bootstrap thread");
 		return;
 	}
-	L.boot_live = true;
+	__atomic_store_n(&L.boot_live, 1, __ATOMIC_RELEASE);
 }
 
 /* A filter that came with the process (a sandbox that exec'd us): no
@@ -319,13 +320,20 @@ void pr_life_purge(void)
 		first_purge_inside();
 }
 
-/* Wait for the bootstrap thread to finish what it does. */
+/* Wait for the bootstrap thread to finish what it does and leave: one
+ * caller joins, any other waits for that join. */
 static void join_boot(void)
 {
-	if (!L.boot_live)
+	int live = 1;
+
+	if (__atomic_compare_exchange_n(&L.boot_live, &live, 2, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		pr_thread_join(L.boot, &L.boot_tid);
+		__atomic_store_n(&L.boot_live, 0, __ATOMIC_RELEASE);
 		return;
-	pr_thread_join(L.boot, &L.boot_tid);
-	L.boot_live = false;
+	}
+	while (__atomic_load_n(&L.boot_live, __ATOMIC_ACQUIRE) == 2)
+		pr_sleep_ns(100000);
 }
 
 /*
@@ -343,7 +351,9 @@ void pr_life_settle(void)
 	else if (s == L_ARMED)
 		armed_start();
 	pr_life_safe_point();
-	/* Polled, not joined: several threads may settle at once. */
+	/* A bootstrap thread: joined, so the caller sees the threads that
+	 * stay (an armed start on another thread: polled). */
+	join_boot();
 	for (int i = 0; i < 10000 && state() == L_STARTING; i++)
 		pr_sleep_ns(1000000);
 	/* Observing, and the program asks what the ledger holds: the
@@ -391,7 +401,7 @@ static void reset_child(void)
 {
 	int s = state();
 
-	L.boot_live = false;
+	__atomic_store_n(&L.boot_live, 0, __ATOMIC_RELAXED);
 	if (s == L_STARTING || s == L_IDLE || s == L_WANTED)
 		never("a child made without fork handlers during start-up");
 	pr_worker_forget("a child made without fork handlers: no worker here");
@@ -411,7 +421,7 @@ void pr_life_check_child(void)
 void pr_life_after_fork_child(void)
 {
 	pr_lifemark_rearm();
-	L.boot_live = false;
+	__atomic_store_n(&L.boot_live, 0, __ATOMIC_RELAXED);
 	if (state() == L_STARTING)
 		never("forked while the shim was starting");
 }

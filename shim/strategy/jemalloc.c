@@ -288,11 +288,26 @@ static void *sym(const char *prefix, const char *name)
 	return dlsym(RTLD_DEFAULT, full);
 }
 
+/* By the objects' ranges (platform/objects.c): dladdr would also scan
+ * each object's symbol table for the nearest symbol. */
+static bool same_object(const void *a, const void *b)
+{
+	uintptr_t alo, ahi, blo, bhi;
+
+	return pr_object_range(a, &alo, &ahi) &&
+	       pr_object_range(b, &blo, &bhi) && alo == blo;
+}
+
+static bool is_main_program(const void *p)
+{
+	return same_object(p, (const void *)getauxval(AT_PHDR));
+}
+
 static bool find_jemalloc(const char **prefix)
 {
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(*prefixes); i++) {
 		mallctl_fn f = (mallctl_fn)sym(prefixes[i], "mallctl");
-		Dl_info info;
+		const char *name;
 
 		if (!f)
 			continue;
@@ -300,9 +315,10 @@ static bool find_jemalloc(const char **prefix)
 		je.via = i == 0 ? "mallctl" : i == 1 ? "je_mallctl" :
 			 "_rjem_mallctl";
 		*prefix = prefixes[i];
-		if (dladdr((void *)f, &info) && info.dli_fname)
+		name = pr_object_name((void *)f);
+		if (name)
 			snprintf(je.object, sizeof(je.object), "%s",
-				 *info.dli_fname ? info.dli_fname : "(main program)");
+				 is_main_program((void *)f) ? "(main program)" : name);
 		return true;
 	}
 	return false;
@@ -314,18 +330,6 @@ bool pr_je_present(void)
 		if (sym(prefixes[i], "mallctl"))
 			return true;
 	return false;
-}
-
-static bool same_object(const void *a, const void *b)
-{
-	Dl_info ia, ib;
-
-	return dladdr(a, &ia) && dladdr(b, &ib) && ia.dli_fbase == ib.dli_fbase;
-}
-
-static bool is_main_program(const void *p)
-{
-	return same_object(p, (const void *)getauxval(AT_PHDR));
 }
 
 static int ctl_get(const char *name, void *out, size_t len)
