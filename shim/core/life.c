@@ -166,14 +166,23 @@ static void observe_only(void)
 	set_state(L_OBSERVE);
 }
 
-/* Outside any allocator lock, in STARTING: a thread, or none at all.
+/*
+ * Outside any allocator lock, in STARTING: a thread, or none at all.
  * glibc's malloc with a jemalloc beside it (prefixed names): the adapter
- * needs no worker, but its start reads /proc, off the purge path. */
+ * needs no worker, but its start reads /proc, off the purge path.  The
+ * seccomp mode is asked last, only where a thread is wanted: a filter
+ * installed with a raw system call (a browser's sandbox) may kill for
+ * prctl, and where nothing would start no call of ours should meet it.
+ */
 static void start_here(void)
 {
 	if (!worker_may_run() &&
 	    !(L.glibc && pr_conf.jemalloc && pr_je_present())) {
 		observe_only();
+		return;
+	}
+	if (inherited_filter()) {
+		never("a seccomp filter was in place at the start");
 		return;
 	}
 	spawn_boot();
@@ -218,12 +227,8 @@ void pr_life_safe_point(void)
 		return;
 	err = errno;
 	pr_life_check_child();
-	if (!on_signal_stack() && cas_state(L_WANTED, L_STARTING)) {
-		if (inherited_filter())
-			never("a seccomp filter was in place at the start");
-		else
-			start_here();
-	}
+	if (!on_signal_stack() && cas_state(L_WANTED, L_STARTING))
+		start_here();
 	errno = err;
 }
 
@@ -301,10 +306,6 @@ static void first_glibc_purge(void)
 {
 	if (!cas_state(L_IDLE, L_STARTING))
 		return;
-	if (inherited_filter()) {
-		never("a seccomp filter was in place at the first purge");
-		return;
-	}
 	pr_lifemark_arm();
 	ledger_up();
 	start_here();
