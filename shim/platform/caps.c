@@ -157,15 +157,19 @@ void pr_caps_probe(void)
  * For a start inside an allocator's hook (core/life.c, jemalloc armed),
  * or a process that only observes: no userfaultfd, since the fence that
  * would use it needs the worker thread, which is not created there; the
- * seccomp mode from one prctl instead of /proc/self/status.  Raw system
- * calls and stack buffers only.
+ * seccomp mode from one prctl instead of /proc/self/status, and only
+ * where the kernel has the advice.  Raw system calls and stack buffers
+ * only.
  */
 void pr_caps_probe_no_thread(void)
 {
 	struct pr_caps *c = &pr_caps;
 
 	probe_kernel(c);
-	c->seccomp = pr_seccomp_active() ? 2 : 0;
+	/* Only the advice's selection reads it (the adapter needs no
+	 * thread): without the advice, prctl is not asked, so a filter
+	 * installed with a raw system call that kills for it is not met. */
+	c->seccomp = c->advice > 0 && pr_seccomp_active() ? 2 : 0;
 	c->uffd = PR_UFFD_NONE;
 	c->uffd_via = "not probed (the fence needs the worker thread, which this process's start did not create)";
 }
