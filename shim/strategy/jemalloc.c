@@ -280,12 +280,25 @@ static void slot_fill(struct je_slot *s, extent_hooks_t *old, unsigned arena,
 
 static const char *const prefixes[] = { "", "je_", "_rjem_" };
 
+/*
+ * A failing dlsym leaves its message allocated in this thread, and the
+ * thread's next dl call frees it.  That next call may be a safe point's
+ * first dlsym (core/safe_point.c), in a signal handler that interrupted
+ * the allocator: so the message is taken and freed here, where freeing
+ * is safe (two dlerror calls: the first returns it, the second frees).
+ */
 static void *sym(const char *prefix, const char *name)
 {
 	char full[64];
+	void *f;
 
 	snprintf(full, sizeof(full), "%s%s", prefix, name);
-	return dlsym(RTLD_DEFAULT, full);
+	f = dlsym(RTLD_DEFAULT, full);
+	if (!f) {
+		(void)dlerror();
+		(void)dlerror();
+	}
+	return f;
 }
 
 /* By the objects' ranges (platform/objects.c): dladdr would also scan
