@@ -57,7 +57,7 @@ enum {
 
 static struct {
 	int state;
-	bool glibc, jemalloc;
+	bool glibc;
 	int boot_live;		/* a bootstrap thread: 1 to join, 2 being
 				 * joined, 0 none */
 	int boot_tid;		/* its kernel id (pr_thread_join) */
@@ -103,12 +103,22 @@ static void ledger_up(void)
 		pr_write_str(2, "ptreclaim: could not map the ledger; observing nothing\n");
 }
 
+/* The kernel's caps (all, or what a start without a thread needs), and
+ * the ledger's whole purges settled by them (ledger.c). */
+static void probe(bool full)
+{
+	if (full)
+		pr_caps_probe();
+	else
+		pr_caps_probe_no_thread();
+	pr_ledger_caps_known();
+}
+
 /* Probe, select, start: everything that reads /proc and sysfs. */
 static void activate(void)
 {
 	pr_vmpte_start();
-	pr_caps_probe();
-	pr_ledger_caps_known();
+	probe(true);
 	pr_strategy_start();
 	/* The stats page `ptreclaim stat` reads: only once started. */
 	pr_publish();
@@ -251,8 +261,7 @@ static void armed_start(void)
 	ledger_up();
 	/* The report's start sample: taken now, at the first purge. */
 	pr_vmpte_start();
-	pr_caps_probe_no_thread();
-	pr_ledger_caps_known();
+	probe(false);
 	best = pr_strategy_select(&pr_caps, &pr_conf, PR_ALLOC_JEMALLOC,
 				  PR_STRAT_ADVICE, NULL);
 	if (pr_strategy_uses_worker(best)) {
@@ -277,10 +286,12 @@ static void adapter_decommit(void)
 
 void pr_life_init(void)
 {
+	bool jemalloc;
+
 	/* glibc's malloc: nothing more now (a jemalloc with prefixed names
 	 * beside it is found when the shim starts, at the first purge). */
 	L.glibc = pr_alloc_malloc_is_libc();
-	L.jemalloc = !L.glibc && pr_alloc_detect() == PR_ALLOC_JEMALLOC;
+	jemalloc = !L.glibc && pr_alloc_detect() == PR_ALLOC_JEMALLOC;
 	/* glibc's own mmaps never reach us: hinting only with scope all. */
 	if (!L.glibc || pr_conf.hint_all)
 		pr_hint_init();	/* reads nothing yet: see hint.c */
@@ -288,7 +299,7 @@ void pr_life_init(void)
 		pr_hint_idle_because("malloc is glibc's, whose mappings no preload sees (hint_scope:all hints the program's own)");
 	/* jemalloc: the adapter must see every decommit, from the first,
 	 * and a child made without handlers must be told apart from it. */
-	if (L.jemalloc && pr_conf.jemalloc) {
+	if (jemalloc && pr_conf.jemalloc) {
 		pr_lifemark_arm();
 		if (pr_je_arm(adapter_decommit) == 0) {
 			set_state(L_ARMED);
@@ -358,12 +369,11 @@ void pr_life_settle(void)
 	for (int i = 0; i < 10000 && state() == L_STARTING; i++)
 		pr_sleep_ns(1000000);
 	/* Observing, and the program asks what the ledger holds: the
-	 * kernel's part decides which whole purges count (ledger.c). */
-	if (state() != L_ACTIVE &&
-	    !__atomic_load_n(&pr_caps.probed, __ATOMIC_ACQUIRE)) {
-		pr_caps_probe_no_thread();
-		pr_ledger_caps_known();
-	}
+	 * kernel's part decides which whole purges count (ledger.c).  Not
+	 * in L_NEVER: a seccomp filter may be why. */
+	if (state() == L_OBSERVE &&
+	    !__atomic_load_n(&pr_caps.probed, __ATOMIC_ACQUIRE))
+		probe(false);
 }
 
 /*
@@ -439,8 +449,7 @@ void pr_life_exit(void)
 	 * started (its /proc reads are the report's, at exit). */
 	s = state();
 	if (pr_conf.stats && s != L_ACTIVE && s != L_NEVER) {
-		pr_caps_probe();
-		pr_ledger_caps_known();
+		probe(true);
 		pr_strategy_probe_only();
 	}
 }

@@ -13,7 +13,6 @@
  * once with dlsym, so cancellation and every argument are libc's): the
  * call, its result and errno are the program's.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,23 +23,11 @@
 
 #include "core.h"
 
-/* libc's function: the next definition after ours. */
-static void *next_fn(void **slot, const char *name)
-{
-	void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-
-	if (!f) {
-		f = dlsym(RTLD_NEXT, name);
-		__atomic_store_n(slot, f, __ATOMIC_RELEASE);
-	}
-	return f;
-}
-
 #define SAFE_POINT(ret, fail, name, params, args)			\
 PR_EXPORT ret name params						\
 {									\
 	static void *real;						\
-	ret (*f) params = (ret (*) params)next_fn(&real, #name);	\
+	ret (*f) params = (ret (*) params)pr_libc_fn(&real, #name);	\
 									\
 	if (!f) {							\
 		errno = ENOSYS;						\

@@ -16,7 +16,6 @@
  * (no libc function) cannot be seen: docs/architecture.md says what then.
  * setuid and its kin quiesce too (below).
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <grp.h>
 #include <linux/seccomp.h>
@@ -128,11 +127,10 @@ PR_EXPORT long syscall(long nr, ...)
 #define XID(name, params, args)						\
 PR_EXPORT int name params						\
 {									\
-	static int (*real) params;					\
+	static void *slot;						\
+	int (*real) params = (int (*) params)pr_libc_fn(&slot, #name);	\
 	int token, ret, err;						\
 									\
-	if (!real)							\
-		real = (int (*) params)dlsym(RTLD_NEXT, #name);		\
 	if (!real) {							\
 		errno = ENOSYS;						\
 		return -1;						\

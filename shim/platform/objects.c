@@ -75,3 +75,14 @@ bool pr_malloc_object(uintptr_t *lo, uintptr_t *hi)
 {
 	return pr_object_range(dlsym(RTLD_DEFAULT, "malloc"), lo, hi);
 }
+
+void *pr_libc_fn(void **slot, const char *name)
+{
+	void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+
+	if (!f) {
+		f = dlsym(RTLD_NEXT, name);
+		__atomic_store_n(slot, f, __ATOMIC_RELEASE);
+	}
+	return f;
+}

@@ -151,6 +151,9 @@ pr_hidden bool pr_object_range(const void *sym, uintptr_t *lo, uintptr_t *hi);
 pr_hidden const char *pr_object_name(const void *addr);
 /* The same for the object that provides malloc: the allocator. */
 pr_hidden bool pr_malloc_object(uintptr_t *lo, uintptr_t *hi);
+/* libc's definition of name, past ours (RTLD_NEXT), found once and kept
+ * in *slot; NULL if there is none.  For the interposed libc functions. */
+pr_hidden void *pr_libc_fn(void **slot, const char *name);
 
 /* --- threads (thread.c) --- */
 /* libc's pthread_create, past any interposer (ours included). */

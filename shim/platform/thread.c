@@ -6,7 +6,6 @@
  * joinable where they must be stopped and joined (core/life.c), detached
  * otherwise.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -19,12 +18,9 @@ typedef int (*create_fn)(pthread_t *, const pthread_attr_t *,
 
 static create_fn real_create(void)
 {
-	static create_fn fn;
+	static void *slot;
 
-	if (!__atomic_load_n(&fn, __ATOMIC_ACQUIRE))
-		__atomic_store_n(&fn, (create_fn)dlsym(RTLD_NEXT, "pthread_create"),
-				 __ATOMIC_RELEASE);
-	return fn;
+	return (create_fn)pr_libc_fn(&slot, "pthread_create");
 }
 
 bool pr_thread_available(void)
