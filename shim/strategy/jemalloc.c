@@ -281,11 +281,12 @@ static void slot_fill(struct je_slot *s, extent_hooks_t *old, unsigned arena,
 static const char *const prefixes[] = { "", "je_", "_rjem_" };
 
 /*
- * A failing dlsym leaves its message allocated in this thread, and the
- * thread's next dl call frees it.  That next call may be a safe point's
- * first dlsym (core/safe_point.c), in a signal handler that interrupted
- * the allocator: so the message is taken and freed here, where freeing
- * is safe (two dlerror calls: the first returns it, the second frees).
+ * A failing dlsym leaves its message on the thread: the program's own
+ * dlerror() would report our lookup, and the thread's next successful dl
+ * call frees it (maybe a safe point's first dlsym, in a signal handler
+ * that interrupted malloc).  So it is taken and freed here (two dlerror
+ * calls: the first returns it, the second frees it).  Test
+ * lifecycle-dlerror-left-*.
  */
 static void *sym(const char *prefix, const char *name)
 {
